@@ -1,0 +1,47 @@
+// HttpServer: the HTTP front door (Boost.Beast). Serves the GA4GH WES 1.1 API under
+// /ga4gh/wes/v1 and Sluice's extensions under /api/v1, by routing each request to a thin
+// handler (api/handlers/<resource>.cc) that parses, calls service::RunService, maps the
+// Status to an HTTP code (api/errors.h) and serialises JSON.
+//
+// Beast/Asio stay inside the .cc files; this header is cheap to include.
+//
+// Thread-safety: Start/Stop from one thread. Requests are served by `io_threads` I/O threads;
+// handlers that wait on durable writes (POST /runs, cancel) run on a separate pool of
+// `blocking_threads` so an I/O thread never waits on an fsync.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace sluice::service {
+class RunService;
+}
+
+namespace sluice::api {
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0 picks a free port
+  int io_threads = 2;
+  int blocking_threads = 32;
+  int64_t max_body_bytes = 64 << 20;  // larger bodies get 413
+  std::string service_name = "Sluice";
+  std::string version = "0.1.0";
+};
+
+class HttpServer {
+ public:
+  virtual ~HttpServer() = default;
+  // Binds and starts serving. Returns the bound port (the real one when port was 0).
+  // kUnavailable if the address cannot be bound (says which and why).
+  virtual Result<uint16_t> Start() = 0;
+  // Stops accepting, lets in-flight requests finish (bounded), joins the threads.
+  virtual void Stop() = 0;
+};
+
+std::unique_ptr<HttpServer> NewHttpServer(service::RunService& runs, HttpOptions options);
+
+}  // namespace sluice::api

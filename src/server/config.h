@@ -1,0 +1,36 @@
+// ServeConfig: every setting of `sluice serve`, from (lowest to highest precedence) built-in
+// defaults, a YAML file (--config), SLUICE_* environment variables, and command-line flags.
+// Thread-safety: a plain value.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "common/status.h"
+
+namespace sluice::server {
+
+struct ServeConfig {
+  std::string host = "127.0.0.1";        // SLUICE_HOST, host:
+  int port = 8080;                       // SLUICE_PORT, port:
+  std::string data_dir = "./var";        // SLUICE_DATA_DIR, data_dir:
+  std::string store = "sqlite";          // SLUICE_STORE, store: ("sqlite" = <data_dir>/sluice.db)
+  int max_concurrent_tasks = 16;         // SLUICE_MAX_CONCURRENT_TASKS, max_concurrent_tasks:
+  int io_threads = 2;                    // SLUICE_IO_THREADS, io_threads:
+  int64_t max_body_bytes = 64 << 20;     // SLUICE_MAX_BODY_BYTES, max_body_bytes:
+  double cancel_grace_seconds = 10;      // SLUICE_CANCEL_GRACE_SECONDS, cancel_grace_seconds:
+  std::string log_level = "info";        // SLUICE_LOG_LEVEL, log_level: (trace..off)
+  std::string replica_id;                // SLUICE_REPLICA_ID; default: stored in data dir
+};
+
+// Applies a YAML document (a mapping with the keys above) over `config`.
+// kInvalidArgument naming the file, key and problem ("sluice.yaml: port: must be an integer
+// from 0 to 65535"); unknown keys are errors too.
+Status ApplyYamlConfig(const std::string& path, ServeConfig& config);
+// Applies SLUICE_* variables from `env` over `config` (same validation, naming the variable).
+Status ApplyEnvConfig(const std::map<std::string, std::string>& env, ServeConfig& config);
+// Checks cross-field rules (ranges) after all sources are applied.
+Status ValidateConfig(const ServeConfig& config);
+
+}  // namespace sluice::server
