@@ -1,1 +1,182 @@
-// placeholder
+#include "server/serve.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "api/http_server.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "engine/driver.h"
+#include "engine/mock_driver.h"
+#include "exec/local/local_executor.h"
+#include "service/run_service.h"
+#include "service/scheduler.h"
+#include "store/sqlite/sqlite_run_store.h"
+
+namespace sluice::server {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Lets the executor be built before the scheduler that consumes its events.
+class EventRelay final : public exec::EventSink {
+ public:
+  void SetTarget(exec::EventSink* target) { target_.store(target); }
+  void OnExecutorEvent(const exec::ExecutorEvent& event) override {
+    if (exec::EventSink* t = target_.load()) t->OnExecutorEvent(event);
+  }
+
+ private:
+  std::atomic<exec::EventSink*> target_{nullptr};
+};
+
+// Holds an exclusive lock on <data_dir>/sluice.lock for the life of the process, so two
+// servers never drive the same SQLite store and task directories.
+Result<int> LockDataDir(const std::string& data_dir) {
+  std::string path = data_dir + "/sluice.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return IoError("cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Unavailable("another `sluice serve` is using the data dir " + data_dir +
+                       " (" + path + " is locked)");
+  }
+  return fd;
+}
+
+// The replica id is stable across restarts so a restarted server reclaims its own runs at
+// once instead of waiting for their leases to expire.
+Result<std::string> ReplicaId(const ServeConfig& config, IdGenerator& ids) {
+  if (!config.replica_id.empty()) return config.replica_id;
+  std::string path = config.data_dir + "/replica-id";
+  std::ifstream in(path);
+  std::string id;
+  if (in && std::getline(in, id) && !id.empty()) return id;
+  id = "replica-" + ids.NewId().substr(0, 8);
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << id << "\n";
+    if (!out.flush()) return IoError("cannot write " + tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return IoError("cannot write " + path + ": " + ec.message());
+  return id;
+}
+
+std::string SelfExe() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("sluice") : p.string();
+}
+
+int Fail(const Status& st) {
+  spdlog::critical("{}", st.ToString());
+  std::fprintf(stderr, "sluice serve: %s\n", st.message().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int Serve(const ServeConfig& config) {
+  auto logger = spdlog::stderr_color_mt("sluice");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+
+  // Signals are taken synchronously by this thread; every thread started later inherits
+  // the mask, so SIGINT/SIGTERM never interrupt a worker.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::error_code ec;
+  fs::create_directories(config.data_dir, ec);
+  if (ec) return Fail(IoError("cannot create data dir " + config.data_dir + ": " + ec.message()));
+  std::string data_dir = fs::absolute(config.data_dir).lexically_normal().string();
+  if (!data_dir.empty() && data_dir.back() == '/') data_dir.pop_back();
+
+  auto lock_fd = LockDataDir(data_dir);
+  if (!lock_fd.ok()) return Fail(lock_fd.status());
+
+  SystemClock clock;
+  RandomIdGenerator ids;
+  auto replica = ReplicaId(config, ids);
+  if (!replica.ok()) return Fail(replica.status());
+
+  if (config.store != "sqlite") {
+    return Fail(InvalidArgument("store: \"" + config.store +
+                                "\" is not supported by this build (supported: sqlite)"));
+  }
+  auto store = store::sqlite::SqliteRunStore::Open(data_dir + "/sluice.db", {});
+  if (!store.ok()) return Fail(store.status());
+
+  engine::DriverRegistry drivers;
+  drivers.Register("MOCK", std::make_unique<engine::MockDriver>());
+
+  EventRelay relay;
+  exec::local::LocalExecutorOptions exec_options;
+  exec_options.wrapper_exe = SelfExe();
+  exec_options.cancel_grace =
+      static_cast<Micros>(config.cancel_grace_seconds * static_cast<double>(kMicrosPerSecond));
+  auto executor = exec::local::LocalExecutor::Create(relay, clock, exec_options);
+  if (!executor.ok()) return Fail(executor.status());
+
+  service::SchedulerOptions sched_options;
+  sched_options.data_dir = data_dir;
+  sched_options.owner = *replica;
+  sched_options.max_concurrent_tasks = config.max_concurrent_tasks;
+  service::Scheduler scheduler(**store, drivers, **executor, clock, sched_options);
+  relay.SetTarget(&scheduler);
+
+  service::RunServiceOptions run_options;
+  run_options.data_dir = data_dir;
+  run_options.limits.max_attachment_bytes = config.max_body_bytes;
+  service::RunService runs(**store, drivers, ids, clock, scheduler, run_options);
+
+  api::HttpOptions http_options;
+  http_options.host = config.host;
+  http_options.port = static_cast<uint16_t>(config.port);
+  http_options.io_threads = config.io_threads;
+  http_options.max_body_bytes = config.max_body_bytes;
+  auto http = api::NewHttpServer(runs, http_options);
+  auto port = http->Start();
+  if (!port.ok()) return Fail(port.status());
+
+  Status st = scheduler.Start();
+  if (!st.ok()) {
+    http->Stop();
+    return Fail(st);
+  }
+  std::string host = config.host.find(':') != std::string::npos ? "[" + config.host + "]"
+                                                                  : config.host;
+  std::printf("listening on http://%s:%u\n", host.c_str(), static_cast<unsigned>(*port));
+  std::fflush(stdout);
+  spdlog::info("sluice serve: replica {}, data dir {}, listening on {}:{}", *replica, data_dir,
+               config.host, *port);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, shutting down (tasks keep running and are re-attached on the next "
+               "start)", strsignal(sig));
+  http->Stop();
+  scheduler.Stop();
+  (*executor)->Shutdown();
+  ::close(*lock_fd);
+  return 0;
+}
+
+}  // namespace sluice::server

@@ -1,1 +1,178 @@
+#include "service/run_service.h"
+
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "engine/driver.h"
+#include "engine/mock_driver.h"
+#include "testing/fake_run_store.h"
+
+namespace sluice::service {
+namespace {
+
+class CountingWaker : public RunWaker {
+ public:
+  int queued = 0;
+  std::vector<std::string> runs;
+  void WakeQueued() override { ++queued; }
+  void WakeRun(const std::string& id) override { runs.push_back(id); }
+};
+
+class RunServiceTest : public ::testing::Test {
+ protected:
+  RunServiceTest() {
+    drivers_.Register("MOCK", std::make_unique<engine::MockDriver>());
+    data_dir_ = ::testing::TempDir() + "runsvc-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    RunServiceOptions o;
+    o.data_dir = data_dir_;
+    o.limits.max_attachment_bytes = 1000;
+    svc_ = std::make_unique<RunService>(store_, drivers_, ids_, clock_, waker_, o);
+  }
+  ~RunServiceTest() override {
+    std::error_code ec;
+    std::filesystem::remove_all(data_dir_, ec);
+  }
+
+  SubmitRequest Mock(const std::string& params = R"({"tasks": 1})") {
+    SubmitRequest req;
+    req.request.workflow_type = "MOCK";
+    req.request.workflow_type_version = "1.0";
+    req.request.workflow_url = "mock://t";
+    req.request.workflow_params = params;
+    return req;
+  }
+
+  int64_t StoredRuns() { return store_.ListRuns({1000, std::nullopt})->runs.size(); }
+
+  store::FakeRunStore store_;
+  engine::DriverRegistry drivers_;
+  RandomIdGenerator ids_;
+  SystemClock clock_;
+  CountingWaker waker_;
+  std::string data_dir_;
+  std::unique_ptr<RunService> svc_;
+};
+
+TEST_F(RunServiceTest, SubmitCommitsQueuedAndWakesTheScheduler) {
+  auto r = svc_->Submit(Mock());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->created);
+  EXPECT_EQ(svc_->GetStatus(r->run_id)->state, State::kQueued);
+  EXPECT_EQ(waker_.queued, 1);
+}
+
+TEST_F(RunServiceTest, InvalidSubmissionsNameTheFieldAndWriteNothing) {
+  struct Case {
+    std::function<void(SubmitRequest&)> mutate;
+    std::string field;
+  } cases[] = {
+      {[](SubmitRequest& r) { r.request.workflow_type.clear(); }, "workflow_type: required"},
+      {[](SubmitRequest& r) { r.request.workflow_url.clear(); }, "workflow_url: required"},
+      {[](SubmitRequest& r) { r.request.workflow_type_version = "2"; }, "workflow_type_version"},
+      {[](SubmitRequest& r) { r.request.workflow_params = "[]"; }, "workflow_params"},
+      {[](SubmitRequest& r) { r.request.workflow_params = R"({"tasks": 0})"; },
+       "workflow_params.tasks"},
+      {[](SubmitRequest& r) { r.attachments = {{"../escape", "x"}}; }, "workflow_attachment"},
+      {[](SubmitRequest& r) { r.attachments = {{"/etc/passwd", "x"}}; }, "workflow_attachment"},
+      {[](SubmitRequest& r) { r.attachments = {{"a//b", "x"}}; }, "workflow_attachment"},
+      {[](SubmitRequest& r) { r.request.workflow_engine_version = "1"; }, "workflow_engine"},
+  };
+  for (auto& c : cases) {
+    SubmitRequest req = Mock();
+    c.mutate(req);
+    auto r = svc_->Submit(req);
+    ASSERT_FALSE(r.ok()) << c.field;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(c.field), std::string::npos) << r.status().message();
+  }
+  SubmitRequest big = Mock();
+  big.attachments = {{"big.bin", std::string(2000, 'x')}};
+  EXPECT_EQ(svc_->Submit(big).status().code(), StatusCode::kPayloadTooLarge);
+  EXPECT_EQ(StoredRuns(), 0);
+  EXPECT_EQ(waker_.queued, 0);
+  EXPECT_FALSE(std::filesystem::exists(data_dir_ + "/runs"));
+}
+
+TEST_F(RunServiceTest, AttachmentsAreStoredUnderTheRun) {
+  SubmitRequest req = Mock();
+  req.attachments = {{"inputs/sample sheet.csv", "a,b\n1,2\n"}};
+  auto r = svc_->Submit(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::ifstream in(RunService::RunDir(data_dir_, r->run_id) + "/attachments/inputs/sample sheet.csv");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(ss.str(), "a,b\n1,2\n");
+  EXPECT_EQ(svc_->GetRun(r->run_id)->request.attachments,
+            std::vector<std::string>{"inputs/sample sheet.csv"});
+}
+
+TEST_F(RunServiceTest, IdempotencyKeyReturnsTheFirstRun) {
+  SubmitRequest req = Mock();
+  req.idempotency_key = "k1";
+  auto a = svc_->Submit(req);
+  auto b = svc_->Submit(req);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->run_id, b->run_id);
+  EXPECT_FALSE(b->created);
+  EXPECT_EQ(StoredRuns(), 1);
+}
+
+TEST_F(RunServiceTest, ListPagesWithOpaqueTokens) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(svc_->Submit(Mock())->run_id);
+  auto p1 = svc_->ListRuns(2, "");
+  ASSERT_TRUE(p1.ok());
+  ASSERT_EQ(p1->runs.size(), 2u);
+  EXPECT_EQ(p1->runs[0].id, ids[4]);
+  ASSERT_FALSE(p1->next_page_token.empty());
+  auto p2 = svc_->ListRuns(2, p1->next_page_token);
+  ASSERT_TRUE(p2.ok());
+  EXPECT_EQ(p2->runs[0].id, ids[2]);
+  auto p3 = svc_->ListRuns(2, p2->next_page_token);
+  ASSERT_EQ(p3->runs.size(), 1u);
+  EXPECT_TRUE(p3->next_page_token.empty());
+  EXPECT_EQ(svc_->ListRuns(2, "v1zz").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(svc_->ListRuns(-1, "").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(svc_->ListRuns(100000, "").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(PageToken, RoundTripsAndRejectsForgeries) {
+  for (int64_t seq : {int64_t{0}, int64_t{1}, int64_t{123456789}, int64_t{1} << 50}) {
+    auto d = DecodePageToken(EncodePageToken(seq), "page_token");
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(*d, seq);
+  }
+  for (const char* bad : {"", "v1", "abc", "v2000000000000000a", "v1000000000000000G"}) {
+    auto d = DecodePageToken(bad, "page_token");
+    EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(d.status().message().find("page_token"), std::string::npos);
+  }
+}
+
+TEST_F(RunServiceTest, CancelQueuedEndsAtOnceAndEndedRunsRefuse) {
+  auto r = svc_->Submit(Mock());
+  ASSERT_TRUE(svc_->Cancel(r->run_id).ok());
+  EXPECT_EQ(svc_->GetStatus(r->run_id)->state, State::kCanceled);
+  EXPECT_EQ(svc_->Cancel(r->run_id).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(svc_->Cancel("nope").code(), StatusCode::kNotFound);
+}
+
+TEST_F(RunServiceTest, TasksOfAnUnknownRunAreNotFound) {
+  EXPECT_EQ(svc_->ListTasks("nope", 0, "").status().code(), StatusCode::kNotFound);
+  auto r = svc_->Submit(Mock());
+  auto page = svc_->ListTasks(r->run_id, 0, "");
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->tasks.empty());
+  EXPECT_EQ(svc_->TaskLogPath(r->run_id, "task-1", "stdout").status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(svc_->TaskLogPath(r->run_id, "task-1", "passwd").status().code(),
+            StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace sluice::service

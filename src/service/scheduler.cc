@@ -1,1 +1,510 @@
-// placeholder
+#include "service/scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+
+namespace sluice::service {
+namespace {
+
+std::string SlotKey(const std::string& run_id, const std::string& task_id) {
+  return run_id + "/" + task_id;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(store::RunStore& store, const engine::DriverRegistry& drivers,
+                     exec::Executor& executor, const Clock& clock, SchedulerOptions options)
+    : store_(store), drivers_(drivers), executor_(executor), clock_(clock), options_(options) {}
+
+Scheduler::~Scheduler() { Stop(); }
+
+Status Scheduler::Start() {
+  RETURN_IF_ERROR(ClaimAndAdopt());
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    threads_.emplace_back([this] { WorkerLoop(); });
+  }
+  threads_.emplace_back([this] { TickerLoop(); });
+  return Status::Ok();
+}
+
+void Scheduler::Stop() {
+  {
+    MutexLock lock(mu_);
+    if (stopping_ && threads_.empty()) return;
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  tick_cv_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+void Scheduler::WakeQueued() {
+  {
+    MutexLock lock(mu_);
+    claim_requested_ = true;
+  }
+  tick_cv_.notify_one();
+}
+
+void Scheduler::WakeRun(const std::string& run_id) {
+  {
+    MutexLock lock(mu_);
+    if (!active_runs_.count(run_id)) {
+      // Not ours (yet): a cancel of a QUEUED run, or a run another replica drives. A claim
+      // pass picks it up if it needs driving.
+      claim_requested_ = true;
+      tick_cv_.notify_one();
+      return;
+    }
+    if (in_progress_.count(run_id)) {
+      dirty_.insert(run_id);
+      return;
+    }
+    if (!scheduled_.insert(run_id).second) return;
+    ready_.push_back(run_id);
+  }
+  work_cv_.notify_one();
+}
+
+void Scheduler::OnExecutorEvent(const exec::ExecutorEvent& event) {
+  {
+    MutexLock lock(mu_);
+    if (!active_runs_.count(event.run_id)) {
+      // The run has ended and every task of it was seen ending: a late duplicate.
+      spdlog::debug("run {} task {}: dropped event for a run no longer driven", event.run_id,
+                    event.task_id);
+      return;
+    }
+    pending_events_[event.run_id].push_back(event);
+  }
+  WakeRun(event.run_id);
+}
+
+int Scheduler::ActiveTasks() {
+  MutexLock lock(mu_);
+  return static_cast<int>(slot_holders_.size());
+}
+
+void Scheduler::TickerLoop() {
+  while (true) {
+    {
+      MutexLock lock(mu_);
+      lock.WaitFor(tick_cv_, std::chrono::microseconds(options_.tick),
+                   [this]() NO_THREAD_SAFETY_ANALYSIS { return stopping_ || claim_requested_; });
+      if (stopping_) return;
+      claim_requested_ = false;
+    }
+    Status st = ClaimAndAdopt();
+    if (!st.ok()) spdlog::warn("scheduler: claim failed: {}", st.ToString());
+    st = store_.RenewLeases(options_.owner, clock_.Now() + options_.lease_duration);
+    if (!st.ok()) spdlog::warn("scheduler: lease renewal failed: {}", st.ToString());
+  }
+}
+
+Status Scheduler::ClaimAndAdopt() {
+  size_t active;
+  {
+    MutexLock lock(mu_);
+    active = active_runs_.size();
+  }
+  if (static_cast<int>(active) >= options_.max_active_runs) return Status::Ok();
+  store::ClaimRequest req;
+  req.owner = options_.owner;
+  req.now = clock_.Now();
+  req.lease_until = req.now + options_.lease_duration;
+  // Our own runs come back too (oldest first), so ask for room beyond them.
+  req.limit = options_.max_active_runs;
+  ASSIGN_OR_RETURN(std::vector<store::RunRecord> runs, store_.ClaimRuns(req));
+  for (const auto& run : runs) {
+    {
+      MutexLock lock(mu_);
+      if (active_runs_.count(run.id)) continue;
+      if (static_cast<int>(active_runs_.size()) >= options_.max_active_runs) break;
+      active_runs_.insert(run.id);
+    }
+    Status st = Adopt(run);
+    if (!st.ok()) spdlog::error("scheduler: adopting run {}: {}", run.id, st.ToString());
+    WakeRun(run.id);
+  }
+  return Status::Ok();
+}
+
+Status Scheduler::Adopt(const store::RunRecord& run) {
+  if (run.state == State::kQueued) return Status::Ok();  // nothing started yet
+  // The run was driven before (by us before a restart, or by a replica that died):
+  // re-attach to every task that was submitted and has not ended.
+  ASSIGN_OR_RETURN(std::vector<store::TaskRecord> tasks, LoadTasks(run.id));
+  for (const auto& task : tasks) {
+    if (IsTerminal(task.state) || task.executor_job_id.empty()) continue;
+    {
+      MutexLock lock(mu_);
+      slot_holders_.insert(SlotKey(run.id, task.id));
+    }
+    Status st = executor_.Attach(RefOf(task));
+    if (st.code() == StatusCode::kNotFound) {
+      store::TaskTransition t;
+      t.run_id = run.id;
+      t.task_id = task.id;
+      t.to = State::kSystemError;
+      t.at = clock_.Now();
+      t.reason = "task lost: the executor has no trace of job " + task.executor_job_id;
+      t.system_log = t.reason;
+      t.end_time = t.at;
+      RETURN_IF_ERROR(ApplyTaskTransition(t));
+    } else if (!st.ok()) {
+      return st.WithPrefix("re-attaching task " + task.id);
+    } else {
+      spdlog::info("run {}: re-attached task {} (job {})", run.id, task.id, task.executor_job_id);
+    }
+  }
+  return Status::Ok();
+}
+
+void Scheduler::WorkerLoop() {
+  while (true) {
+    std::string run_id;
+    {
+      MutexLock lock(mu_);
+      lock.Wait(work_cv_, [this]() NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !ready_.empty(); });
+      if (stopping_) return;
+      run_id = std::move(ready_.front());
+      ready_.pop_front();
+      in_progress_.insert(run_id);
+    }
+    ProcessRun(run_id);
+    bool again;
+    {
+      MutexLock lock(mu_);
+      in_progress_.erase(run_id);
+      again = dirty_.erase(run_id) > 0 && active_runs_.count(run_id);
+      if (again) {
+        ready_.push_back(run_id);
+      } else {
+        scheduled_.erase(run_id);
+      }
+    }
+    if (again) work_cv_.notify_one();
+  }
+}
+
+void Scheduler::ProcessRun(const std::string& run_id) {
+  Status st = ProcessRunOnce(run_id);
+  if (st.ok()) return;
+  spdlog::error("run {}: {}", run_id, st.ToString());
+  if (st.code() == StatusCode::kIo || st.code() == StatusCode::kUnavailable) {
+    // The store is struggling: leave the run for the next tick instead of spinning.
+    return;
+  }
+  // A problem of this run itself (bad definition that slipped validation, driver bug):
+  // end it as SYSTEM_ERROR rather than retrying forever.
+  store::RunTransition t;
+  t.run_id = run_id;
+  t.to = State::kSystemError;
+  t.at = clock_.Now();
+  t.end_time = t.at;
+  t.reason = st.ToString();
+  t.system_log = st.ToString();
+  auto outcome = store_.TransitionRun(t);
+  if (!outcome.ok() && outcome.status().code() != StatusCode::kFailedPrecondition) {
+    spdlog::error("run {}: cannot record SYSTEM_ERROR: {}", run_id, outcome.status().ToString());
+    return;
+  }
+  Finish(run_id);
+}
+
+Status Scheduler::ProcessRunOnce(const std::string& run_id) {
+  std::vector<exec::ExecutorEvent> events;
+  {
+    MutexLock lock(mu_);
+    auto it = pending_events_.find(run_id);
+    if (it != pending_events_.end()) {
+      events = std::move(it->second);
+      pending_events_.erase(it);
+    }
+  }
+  RETURN_IF_ERROR(ApplyEvents(run_id, std::move(events)));
+
+  ASSIGN_OR_RETURN(store::RunRecord run, store_.GetRun(run_id));
+  ASSIGN_OR_RETURN(std::vector<store::TaskRecord> tasks, LoadTasks(run_id));
+
+  if (IsTerminal(run.state) || run.state == State::kCanceling) {
+    // Stop whatever still runs; a CANCELING run ends CANCELED once nothing does.
+    RETURN_IF_ERROR(CancelTasks(run, tasks));
+    bool any_live = std::any_of(tasks.begin(), tasks.end(),
+                                [](const auto& t) { return !IsTerminal(t.state); });
+    if (!any_live) {
+      if (run.state == State::kCanceling) {
+        store::RunTransition t;
+        t.run_id = run_id;
+        t.to = State::kCanceled;
+        t.at = clock_.Now();
+        t.end_time = t.at;
+        t.reason = "all tasks stopped";
+        auto outcome = store_.TransitionRun(t);
+        if (!outcome.ok()) return outcome.status();
+      }
+      Finish(run_id);
+    }
+    return Status::Ok();
+  }
+
+  const engine::WorkflowDriver* driver = drivers_.Find(run.request.workflow_type);
+  if (driver == nullptr) {
+    return InvalidArgument("workflow_type " + run.request.workflow_type + " is not supported");
+  }
+
+  if (run.state == State::kQueued) {
+    store::RunTransition t;
+    t.run_id = run_id;
+    t.to = State::kInitializing;
+    t.expected_from = State::kQueued;
+    t.at = clock_.Now();
+    t.reason = "claimed by " + options_.owner;
+    auto outcome = store_.TransitionRun(t);
+    if (!outcome.ok()) {
+      // Canceled meanwhile: look again.
+      if (outcome.status().code() == StatusCode::kConflict) {
+        WakeRun(run_id);
+        return Status::Ok();
+      }
+      return outcome.status();
+    }
+    run.state = State::kInitializing;
+  }
+
+  // Tasks recorded but perhaps never submitted (a crash between the two): submit again.
+  // Executors make Submit idempotent per task, so a task that did start is not doubled.
+  for (const auto& task : tasks) {
+    if (task.state == State::kQueued && task.executor_job_id.empty()) {
+      {
+        MutexLock lock(mu_);
+        slot_holders_.insert(SlotKey(run_id, task.id));
+      }
+      RETURN_IF_ERROR(SubmitTask(run, task, exec::Resources{}, {}));
+    }
+  }
+
+  ASSIGN_OR_RETURN(engine::Decision decision, driver->Decide(run, tasks));
+  if (decision.finish) {
+    store::RunTransition t;
+    t.run_id = run_id;
+    t.to = *decision.finish;
+    t.at = clock_.Now();
+    t.start_time = run.start_time ? *run.start_time : t.at;
+    t.end_time = t.at;
+    t.reason = decision.reason;
+    t.outputs = decision.outputs;
+    if (*decision.finish != State::kComplete) t.system_log = decision.reason;
+    auto outcome = store_.TransitionRun(t);
+    if (!outcome.ok()) {
+      if (outcome.status().code() == StatusCode::kFailedPrecondition) {
+        WakeRun(run_id);  // canceled meanwhile
+        return Status::Ok();
+      }
+      return outcome.status();
+    }
+    Finish(run_id);
+    return Status::Ok();
+  }
+  if (!decision.start.empty()) RETURN_IF_ERROR(StartTasks(run, std::move(decision.start), tasks));
+  return Status::Ok();
+}
+
+int Scheduler::TakeSlots(const std::string& run_id, const std::vector<engine::TaskPlan>& plans,
+                         size_t wanted) {
+  MutexLock lock(mu_);
+  int free_slots = options_.max_concurrent_tasks - static_cast<int>(slot_holders_.size());
+  int n = std::clamp(free_slots, 0, static_cast<int>(wanted));
+  for (int i = 0; i < n; ++i) slot_holders_.insert(SlotKey(run_id, plans[i].task_id));
+  if (static_cast<size_t>(n) < wanted &&
+      std::find(waiting_for_slot_.begin(), waiting_for_slot_.end(), run_id) ==
+          waiting_for_slot_.end()) {
+    waiting_for_slot_.push_back(run_id);
+  }
+  return n;
+}
+
+void Scheduler::ReleaseSlot(const std::string& run_id, const std::string& task_id) {
+  std::string waiter;
+  {
+    MutexLock lock(mu_);
+    if (slot_holders_.erase(SlotKey(run_id, task_id)) == 0) return;
+    if (!waiting_for_slot_.empty()) {
+      waiter = waiting_for_slot_.front();
+      waiting_for_slot_.pop_front();
+    }
+  }
+  if (!waiter.empty()) WakeRun(waiter);
+}
+
+Status Scheduler::StartTasks(const store::RunRecord& run, std::vector<engine::TaskPlan> plans,
+                             std::vector<store::TaskRecord>& tasks) {
+  int n = TakeSlots(run.id, plans, plans.size());
+  for (int i = 0; i < n; ++i) {
+    engine::TaskPlan& plan = plans[i];
+    store::TaskRecord task;
+    task.run_id = run.id;
+    task.id = plan.task_id;
+    task.name = plan.name;
+    task.cmd = plan.argv;
+    task.state = State::kQueued;
+    task.executor = executor_.Name();
+    task.created_at = clock_.Now();
+    task.updated_at = task.created_at;
+    auto created = store_.CreateTask(task);
+    if (!created.ok()) {
+      ReleaseSlot(run.id, plan.task_id);
+      return created.status();
+    }
+    Status st = SubmitTask(run, task, plan.resources, plan.env);
+    if (!st.ok()) return st;
+    tasks.push_back(std::move(task));
+  }
+  if (run.state == State::kInitializing && n > 0) {
+    store::RunTransition t;
+    t.run_id = run.id;
+    t.to = State::kRunning;
+    t.at = clock_.Now();
+    t.start_time = t.at;
+    t.reason = "first task submitted";
+    auto outcome = store_.TransitionRun(t);
+    if (!outcome.ok() && outcome.status().code() != StatusCode::kFailedPrecondition) {
+      return outcome.status();
+    }
+  }
+  return Status::Ok();
+}
+
+Status Scheduler::SubmitTask(const store::RunRecord& run, const store::TaskRecord& task,
+                             const exec::Resources& resources,
+                             const std::map<std::string, std::string>& env) {
+  exec::TaskSpec spec;
+  spec.run_id = run.id;
+  spec.task_id = task.id;
+  spec.argv = task.cmd;
+  spec.env = env;
+  spec.env["SLUICE_RUN_ID"] = run.id;
+  spec.env["SLUICE_TASK_ID"] = task.id;
+  spec.resources = resources;
+  spec.work_dir = RunService::TaskDir(options_.data_dir, run.id, task.id);
+  std::error_code ec;
+  std::filesystem::create_directories(spec.work_dir, ec);
+  auto job = ec ? Result<std::string>(IoError("cannot create " + spec.work_dir + ": " +
+                                              ec.message()))
+                : executor_.Submit(spec);
+  store::TaskTransition t;
+  t.run_id = run.id;
+  t.task_id = task.id;
+  t.at = clock_.Now();
+  if (job.ok()) {
+    t.to = State::kInitializing;
+    t.executor_job_id = *job;
+    t.reason = "submitted to " + executor_.Name() + " as job " + *job;
+  } else {
+    t.to = State::kSystemError;
+    t.end_time = t.at;
+    t.reason = "could not submit: " + job.status().ToString();
+    t.system_log = t.reason;
+    WakeRun(run.id);  // no executor event will come: let the driver see the failure
+  }
+  return ApplyTaskTransition(t);
+}
+
+Status Scheduler::ApplyEvents(const std::string& run_id, std::vector<exec::ExecutorEvent> events) {
+  for (auto& e : events) {
+    store::TaskTransition t;
+    t.run_id = run_id;
+    t.task_id = e.task_id;
+    t.to = e.state;
+    t.at = clock_.Now();
+    t.reason = e.reason;
+    if (!e.job_id.empty()) t.executor_job_id = e.job_id;
+    t.exit_code = e.exit_code;
+    t.start_time = e.start_time;
+    t.end_time = e.end_time;
+    if (IsTerminal(e.state) && e.state != State::kComplete && !e.reason.empty()) {
+      t.system_log = e.reason;
+    }
+    RETURN_IF_ERROR(ApplyTaskTransition(t));
+  }
+  return Status::Ok();
+}
+
+Status Scheduler::ApplyTaskTransition(const store::TaskTransition& t) {
+  auto outcome = store_.TransitionTask(t);
+  if (!outcome.ok()) {
+    // A late or repeated event (RUNNING after COMPLETE) is expected: ignore it.
+    if (outcome.status().code() == StatusCode::kFailedPrecondition) {
+      spdlog::debug("run {} task {}: ignored stale event to {}: {}", t.run_id, t.task_id,
+                    StateName(t.to), outcome.status().message());
+      return Status::Ok();
+    }
+    return outcome.status();
+  }
+  if (IsTerminal(t.to)) ReleaseSlot(t.run_id, t.task_id);
+  return Status::Ok();
+}
+
+Status Scheduler::CancelTasks(const store::RunRecord& run,
+                              const std::vector<store::TaskRecord>& tasks) {
+  for (const auto& task : tasks) {
+    if (IsTerminal(task.state)) continue;
+    if (task.executor_job_id.empty()) {
+      // Never submitted: nothing to stop.
+      store::TaskTransition t;
+      t.run_id = run.id;
+      t.task_id = task.id;
+      t.to = State::kCanceled;
+      t.at = clock_.Now();
+      t.end_time = t.at;
+      t.reason = "run canceled before the task was submitted";
+      RETURN_IF_ERROR(ApplyTaskTransition(t));
+      continue;
+    }
+    {
+      MutexLock lock(mu_);
+      if (!cancel_sent_.insert(SlotKey(run.id, task.id)).second) continue;
+    }
+    Status st = executor_.Cancel(RefOf(task));
+    if (!st.ok()) spdlog::warn("run {} task {}: cancel: {}", run.id, task.id, st.ToString());
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<store::TaskRecord>> Scheduler::LoadTasks(const std::string& run_id) {
+  std::vector<store::TaskRecord> all;
+  store::TaskListQuery q;
+  q.run_id = run_id;
+  q.page_size = 1000;
+  while (true) {
+    ASSIGN_OR_RETURN(store::TaskPage page, store_.ListTasks(q));
+    for (auto& t : page.tasks) all.push_back(std::move(t));
+    if (!page.next_after_seq) break;
+    q.after_seq = page.next_after_seq;
+  }
+  return all;
+}
+
+void Scheduler::Finish(const std::string& run_id) {
+  {
+    MutexLock lock(mu_);
+    active_runs_.erase(run_id);
+    pending_events_.erase(run_id);
+    for (auto it = cancel_sent_.lower_bound(run_id + "/");
+         it != cancel_sent_.end() && it->rfind(run_id + "/", 0) == 0;) {
+      it = cancel_sent_.erase(it);
+    }
+    claim_requested_ = true;  // room for another run
+  }
+  tick_cv_.notify_one();
+}
+
+exec::JobRef Scheduler::RefOf(const store::TaskRecord& task) const {
+  return exec::JobRef{task.run_id, task.id, task.executor_job_id,
+                      RunService::TaskDir(options_.data_dir, task.run_id, task.id)};
+}
+
+}  // namespace sluice::service

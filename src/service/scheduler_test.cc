@@ -1,1 +1,228 @@
+#include "service/scheduler.h"
+
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "engine/mock_driver.h"
+#include "service/run_service.h"
+#include "testing/fake_executor.h"
+#include "testing/fake_run_store.h"
+
+namespace sluice::service {
+namespace {
+
+// Waits (bounded) for a condition that background threads make true.
+bool WaitUntil(const std::function<bool()>& cond, int timeout_ms = 5000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return cond();
+}
+
+class Relay : public exec::EventSink {
+ public:
+  exec::EventSink* target = nullptr;
+  void OnExecutorEvent(const exec::ExecutorEvent& e) override {
+    if (target) target->OnExecutorEvent(e);
+  }
+};
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  SchedulerTest() {
+    drivers_.Register("MOCK", std::make_unique<engine::MockDriver>());
+    data_dir_ = ::testing::TempDir() + "sched-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  }
+  ~SchedulerTest() override {
+    if (scheduler_) scheduler_->Stop();
+    std::error_code ec;
+    std::filesystem::remove_all(data_dir_, ec);
+  }
+
+  void StartScheduler(int max_tasks = 16) {
+    SchedulerOptions o;
+    o.data_dir = data_dir_;
+    o.owner = "replica-a";
+    o.max_concurrent_tasks = max_tasks;
+    o.tick = 20'000;
+    scheduler_ = std::make_unique<Scheduler>(store_, drivers_, executor_, clock_, o);
+    relay_.target = scheduler_.get();
+    RunServiceOptions ro;
+    ro.data_dir = data_dir_;
+    runs_ = std::make_unique<RunService>(store_, drivers_, ids_, clock_, *scheduler_, ro);
+    ASSERT_TRUE(scheduler_->Start().ok());
+  }
+
+  std::string Submit(const std::string& params) {
+    SubmitRequest req;
+    req.request.workflow_type = "MOCK";
+    req.request.workflow_type_version = "1.0";
+    req.request.workflow_url = "mock://t";
+    req.request.workflow_params = params;
+    auto r = runs_->Submit(req);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->run_id : "";
+  }
+
+  State RunState(const std::string& id) { return store_.GetRunStatus(id)->state; }
+  size_t Started() { return executor_.started().size(); }
+
+  store::FakeRunStore store_;
+  Relay relay_;
+  exec::FakeExecutor executor_{relay_};
+  engine::DriverRegistry drivers_;
+  SystemClock clock_;
+  RandomIdGenerator ids_;
+  std::string data_dir_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<RunService> runs_;
+};
+
+TEST_F(SchedulerTest, DrivesAMockRunToCompletionWithinParallelism) {
+  StartScheduler();
+  std::string id = Submit(R"({"tasks": 3, "parallelism": 2})");
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 2; }));
+  EXPECT_EQ(RunState(id), State::kRunning);
+  ASSERT_TRUE(executor_.Finish(id, "task-1", State::kComplete, 0).ok());
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 3; }));
+  ASSERT_TRUE(executor_.Finish(id, "task-2", State::kComplete, 0).ok());
+  ASSERT_TRUE(executor_.Finish(id, "task-3", State::kComplete, 0).ok());
+  ASSERT_TRUE(WaitUntil([&] { return RunState(id) == State::kComplete; }));
+  auto run = store_.GetRun(id);
+  EXPECT_EQ(run->outputs, R"({"tasks_completed":3})");
+  EXPECT_TRUE(run->start_time && run->end_time);
+  auto history = store_.ListHistory({id, 100, std::nullopt});
+  std::vector<State> run_states;
+  for (const auto& e : history->events) {
+    if (e.task_id.empty()) run_states.push_back(e.to);
+  }
+  EXPECT_EQ(run_states, (std::vector<State>{State::kQueued, State::kInitializing, State::kRunning,
+                                            State::kComplete}));
+  EXPECT_EQ(scheduler_->ActiveTasks(), 0);
+}
+
+TEST_F(SchedulerTest, LateAndRepeatedEventsNeverMoveATaskBack) {
+  StartScheduler();
+  std::string id = Submit(R"({"tasks": 1})");
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 1; }));
+  std::string job = *executor_.JobIdFor(id, "task-1");
+  ASSERT_TRUE(executor_.Finish(id, "task-1", State::kRunning).ok());
+  exec::ExecutorEvent done;
+  done.run_id = id;
+  done.task_id = "task-1";
+  done.job_id = job;
+  done.state = State::kComplete;
+  done.exit_code = 0;
+  done.reason = "exit code 0";
+  executor_.Emit(done);
+  executor_.Emit(done);
+  exec::ExecutorEvent late = done;
+  late.state = State::kRunning;
+  late.exit_code.reset();
+  late.reason = "late";
+  executor_.Emit(late);
+  ASSERT_TRUE(WaitUntil([&] { return RunState(id) == State::kComplete; }));
+  auto task = store_.GetTask(id, "task-1");
+  EXPECT_EQ(task->state, State::kComplete);
+  EXPECT_EQ(task->exit_code, 0);
+  EXPECT_EQ(Started(), 1u);
+}
+
+TEST_F(SchedulerTest, ServerWideTaskLimitIsRespected) {
+  StartScheduler(/*max_tasks=*/2);
+  std::string a = Submit(R"({"tasks": 2, "parallelism": 2})");
+  std::string b = Submit(R"({"tasks": 2, "parallelism": 2})");
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 2; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // give it a chance to exceed
+  EXPECT_EQ(Started(), 2u);
+  EXPECT_EQ(scheduler_->ActiveTasks(), 2);
+  auto first = executor_.started()[0];
+  ASSERT_TRUE(executor_.Finish(first.run_id, first.task_id, State::kComplete, 0).ok());
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 3; }));
+  EXPECT_LE(scheduler_->ActiveTasks(), 2);
+}
+
+TEST_F(SchedulerTest, SubmitFailureEndsTheRunSystemError) {
+  StartScheduler();
+  executor_.FailNextSubmit(IoError("disk full"));
+  std::string id = Submit(R"({"tasks": 1})");
+  ASSERT_TRUE(WaitUntil([&] { return RunState(id) == State::kSystemError; }));
+  auto task = store_.GetTask(id, "task-1");
+  EXPECT_EQ(task->state, State::kSystemError);
+  ASSERT_FALSE(task->system_logs.empty());
+  EXPECT_NE(task->system_logs[0].find("disk full"), std::string::npos);
+}
+
+TEST_F(SchedulerTest, CancelStopsLiveTasksThenEndsCanceled) {
+  StartScheduler();
+  std::string id = Submit(R"({"tasks": 4, "parallelism": 2})");
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 2; }));
+  ASSERT_TRUE(runs_->Cancel(id).ok());
+  EXPECT_EQ(RunState(id), State::kCanceling);
+  ASSERT_TRUE(WaitUntil([&] { return executor_.cancel_calls().size() == 2; }));
+  ASSERT_TRUE(executor_.Finish(id, "task-1", State::kCanceled).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(RunState(id), State::kCanceling) << "one task is still alive";
+  ASSERT_TRUE(executor_.Finish(id, "task-2", State::kCanceled).ok());
+  ASSERT_TRUE(WaitUntil([&] { return RunState(id) == State::kCanceled; }));
+  EXPECT_EQ(Started(), 2u) << "no task may start after cancel";
+  EXPECT_EQ(runs_->Cancel(id).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SchedulerTest, RestartReattachesInsteadOfResubmitting) {
+  StartScheduler();
+  std::string id = Submit(R"({"tasks": 2, "parallelism": 2})");
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 2; }));
+  ASSERT_TRUE(WaitUntil([&] {
+    auto t = store_.GetTask(id, "task-2");
+    return t.ok() && !t->executor_job_id.empty();
+  }));
+  ASSERT_TRUE(executor_.Finish(id, "task-1", State::kComplete, 0).ok());
+  ASSERT_TRUE(WaitUntil([&] { return store_.GetTask(id, "task-1")->state == State::kComplete; }));
+  scheduler_->Stop();
+  scheduler_.reset();
+  // A new scheduler (same owner, same store): it re-attaches task-2 and never resubmits.
+  StartScheduler();
+  ASSERT_TRUE(WaitUntil([&] { return executor_.attach_calls().size() == 1; }));
+  EXPECT_EQ(executor_.attach_calls()[0].task_id, "task-2");
+  ASSERT_TRUE(executor_.Finish(id, "task-2", State::kComplete, 0).ok());
+  ASSERT_TRUE(WaitUntil([&] { return RunState(id) == State::kComplete; }));
+  EXPECT_EQ(Started(), 2u);
+}
+
+TEST_F(SchedulerTest, ARecordedButUnsubmittedTaskIsSubmittedAfterRestart) {
+  // State left by a crash between CreateTask and Submit.
+  store::NewRun nr;
+  nr.id = "run-crashed";
+  nr.request.workflow_type = "MOCK";
+  nr.request.workflow_type_version = "1.0";
+  nr.request.workflow_url = "mock://t";
+  nr.request.workflow_params = R"({"tasks": 1})";
+  ASSERT_TRUE(store_.CreateRun(nr).ok());
+  store::RunTransition t;
+  t.run_id = "run-crashed";
+  t.to = State::kInitializing;
+  t.reason = "claimed";
+  ASSERT_TRUE(store_.TransitionRun(t).ok());
+  store::TaskRecord task;
+  task.run_id = "run-crashed";
+  task.id = "task-1";
+  task.cmd = {"/bin/true"};
+  ASSERT_TRUE(store_.CreateTask(task).ok());
+  StartScheduler();
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 1; }));
+  EXPECT_EQ(executor_.started()[0].task_id, "task-1");
+  ASSERT_TRUE(executor_.Finish("run-crashed", "task-1", State::kComplete, 0).ok());
+  ASSERT_TRUE(WaitUntil([&] { return RunState("run-crashed") == State::kComplete; }));
+  EXPECT_EQ(Started(), 1u);
+}
+
+}  // namespace
+}  // namespace sluice::service

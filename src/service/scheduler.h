@@ -1,0 +1,113 @@
+// Scheduler: drives runs from QUEUED to a final state.
+//
+// It claims runs from the store with a lease (so a dead replica's runs are taken over),
+// asks each run's WorkflowDriver what to do, records each task before submitting it to the
+// executor, and applies executor events to the store (state sync). All writes go through
+// the RunStore, so each state change is durable with its history event before anything
+// depends on it.
+//
+// Ordering: work for one run is never processed by two threads at once. Executor events
+// are queued per run and applied, in arrival order, by the thread that processes the run;
+// the store's forward-only rule makes a duplicate or late event a no-op.
+//
+// Restart: Start() claims the runs this replica owned (and any unowned or expired ones),
+// re-attaches every submitted, unfinished task through Executor::Attach, and submits again
+// (idempotently) the tasks recorded but maybe never started. No finished task runs again:
+// the driver sees it in the store as finished.
+//
+// Thread-safety: thread-safe. Start/Stop from one thread.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/thread_annotations.h"
+#include "engine/driver.h"
+#include "exec/executor.h"
+#include "service/run_service.h"
+#include "store/run_store.h"
+
+namespace sluice::service {
+
+struct SchedulerOptions {
+  std::string data_dir;          // task directories go under <data_dir>/runs/<run>/tasks/
+  std::string owner;             // this replica's id, stable across restarts
+  int max_concurrent_tasks = 16;  // server-wide limit on tasks submitted and not ended
+  int max_active_runs = 256;     // runs driven at once; the rest wait QUEUED
+  int workers = 2;               // threads processing runs
+  Micros lease_duration = 30 * kMicrosPerSecond;
+  Micros tick = 1 * kMicrosPerSecond;  // claim + lease renewal period
+};
+
+class Scheduler final : public RunWaker, public exec::EventSink {
+ public:
+  Scheduler(store::RunStore& store, const engine::DriverRegistry& drivers,
+            exec::Executor& executor, const Clock& clock, SchedulerOptions options);
+  ~Scheduler() override;
+
+  // Claims and re-attaches, then starts the worker and ticker threads.
+  Status Start();
+  // Stops the threads after the run in hand; tasks keep running for the next start.
+  void Stop();
+
+  void WakeQueued() override;
+  void WakeRun(const std::string& run_id) override;
+  void OnExecutorEvent(const exec::ExecutorEvent& event) override;
+
+  // Tasks submitted and not yet ended (for metrics and tests).
+  int ActiveTasks();
+
+ private:
+  void WorkerLoop();
+  void TickerLoop();
+  // Claims runs up to max_active_runs; adopts the new ones (re-attaching their tasks).
+  Status ClaimAndAdopt();
+  Status Adopt(const store::RunRecord& run);
+  void ProcessRun(const std::string& run_id);
+  Status ProcessRunOnce(const std::string& run_id);
+  Status ApplyEvents(const std::string& run_id, std::vector<exec::ExecutorEvent> events);
+  Status ApplyTaskTransition(const store::TaskTransition& t);
+  Status CancelTasks(const store::RunRecord& run, const std::vector<store::TaskRecord>& tasks);
+  Status StartTasks(const store::RunRecord& run, std::vector<engine::TaskPlan> plans,
+                    std::vector<store::TaskRecord>& tasks);
+  Status SubmitTask(const store::RunRecord& run, const store::TaskRecord& task,
+                    const exec::Resources& resources, const std::map<std::string, std::string>& env);
+  Result<std::vector<store::TaskRecord>> LoadTasks(const std::string& run_id);
+  void Finish(const std::string& run_id);
+  // Frees the task slot held by run/task, if it holds one, and wakes a run waiting for it.
+  void ReleaseSlot(const std::string& run_id, const std::string& task_id) EXCLUDES(mu_);
+  // Takes up to `wanted` slots for `run_id`; returns how many it got.
+  int TakeSlots(const std::string& run_id, const std::vector<engine::TaskPlan>& plans,
+                size_t wanted) EXCLUDES(mu_);
+  exec::JobRef RefOf(const store::TaskRecord& task) const;
+
+  store::RunStore& store_;
+  const engine::DriverRegistry& drivers_;
+  exec::Executor& executor_;
+  const Clock& clock_;
+  const SchedulerOptions options_;
+
+  Mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable tick_cv_;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool claim_requested_ GUARDED_BY(mu_) = false;
+  std::deque<std::string> ready_ GUARDED_BY(mu_);          // runs waiting for a worker
+  std::set<std::string> scheduled_ GUARDED_BY(mu_);        // in ready_ or being processed
+  std::set<std::string> in_progress_ GUARDED_BY(mu_);
+  std::set<std::string> dirty_ GUARDED_BY(mu_);            // woken while in progress
+  std::set<std::string> active_runs_ GUARDED_BY(mu_);      // runs this scheduler drives
+  std::map<std::string, std::vector<exec::ExecutorEvent>> pending_events_ GUARDED_BY(mu_);
+  std::deque<std::string> waiting_for_slot_ GUARDED_BY(mu_);
+  std::set<std::string> cancel_sent_ GUARDED_BY(mu_);      // "run/task" already canceled
+  std::set<std::string> slot_holders_ GUARDED_BY(mu_);     // "run/task" holding a task slot
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace sluice::service
