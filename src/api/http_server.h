@@ -30,6 +30,18 @@ struct HttpOptions {
   int64_t max_body_bytes = 64 << 20;  // larger bodies get 413
   std::string service_name = "Sluice";
   std::string version = "0.1.0";
+  // GA4GH service-info identity. Empty URLs default to the server's own base URL.
+  std::string service_id = "sluice";
+  std::string organization_name = "Sluice";
+  std::string organization_url;
+  std::string documentation_url;
+  std::string auth_instructions_url;
+  // An idle keep-alive connection (or one sending a request head) is closed after this long.
+  int idle_timeout_seconds = 60;
+  // Time allowed to receive a request body, and to send a response.
+  int transfer_timeout_seconds = 300;
+  // Stop() waits this long for in-flight requests before closing connections.
+  int shutdown_grace_seconds = 10;
 };
 
 class HttpServer {

@@ -1,1 +1,55 @@
-int main() { return 0; }
+// The `sluice` binary: the task wrapper fast path, then the CLI11 subcommands.
+#include <curl/curl.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/command.h"
+#include "cli/exit_codes.h"
+#include "exec/local/task_wrapper.h"
+
+int main(int argc, char** argv) {
+  // Started for every task by the local executor: skip all parsing.
+  if (argc > 1 && std::string_view(argv[1]) == "__task-wrapper") {
+    return sluice::exec::local::TaskWrapperMain(argc, argv);
+  }
+
+  namespace cli = sluice::cli;
+  CLI::App app("Sluice: run pipelines through a GA4GH WES 1.1 API", "sluice");
+  app.require_subcommand(1);
+  std::vector<std::unique_ptr<cli::Command>> commands;
+  commands.push_back(cli::AddServeCommand(app));
+  commands.push_back(cli::AddSubmitCommand(app));
+  commands.push_back(cli::AddStatusCommand(app));
+  commands.push_back(cli::AddListCommand(app));
+  commands.push_back(cli::AddWatchCommand(app));
+  commands.push_back(cli::AddLogsCommand(app));
+  commands.push_back(cli::AddCancelCommand(app));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Prints help (exit 0) or the parse error; every parse error is a usage error.
+    int rc = app.exit(e);
+    return rc == 0 ? cli::kExitOk : cli::kExitUsage;
+  }
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  int rc = cli::kExitUsage;
+  for (const auto& command : commands) {
+    if (!command->app()->parsed()) continue;
+    try {
+      rc = command->Run();
+    } catch (const std::exception& e) {
+      // Commands return Status; this only catches what a library threw past us.
+      rc = cli::ReportError(sluice::Internal(std::string("unexpected: ") + e.what()));
+    }
+    break;
+  }
+  curl_global_cleanup();
+  return rc;
+}

@@ -30,7 +30,12 @@ struct ServeConfig {
 Status ApplyYamlConfig(const std::string& path, ServeConfig& config);
 // Applies SLUICE_* variables from `env` over `config` (same validation, naming the variable).
 Status ApplyEnvConfig(const std::map<std::string, std::string>& env, ServeConfig& config);
-// Checks cross-field rules (ranges) after all sources are applied.
+// Applies command-line flag values over `config`. `flags` maps a key above ("max_body_bytes")
+// to the flag's text; errors name the flag ("--max-body-bytes: must be ..."). Unknown keys
+// are kInvalidArgument (our bug: the CLI registered a flag with no config key).
+Status ApplyFlagConfig(const std::map<std::string, std::string>& flags, ServeConfig& config);
+// Checks every field's range and the cross-field rules after all sources are applied.
+// kInvalidArgument naming the key.
 Status ValidateConfig(const ServeConfig& config);
 
 }  // namespace sluice::server

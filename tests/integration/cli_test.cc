@@ -1,1 +1,121 @@
-// CLI end-to-end tests: written once the CLI lands.
+// The `sluice` CLI against a real server: submit, watch, status, list, logs, cancel, and the
+// exit codes scripts rely on.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+
+#include "harness.h"
+
+namespace sluice::testing {
+namespace {
+
+struct CmdResult {
+  int exit_code = -1;
+  std::string out;
+};
+
+// Runs `sluice ARGS --server URL` through the shell; stdout captured, stderr discarded
+// unless `keep_stderr`.
+CmdResult Sluice(const ServerProcess& server, const std::string& args, bool keep_stderr = false) {
+  std::string cmd = SluiceBinary() + " " + args + " --server " + server.url() +
+                    (keep_stderr ? " 2>&1" : " 2>/dev/null");
+  CmdResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+TEST(Cli, SubmitWatchStatusListLogs) {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  CmdResult sub = Sluice(server,
+                         "submit --type MOCK --type-version 1.0 --url mock://cli "
+                         "--params '{\"tasks\": 2, \"task_seconds\": 0.1}' --tag project=demo");
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  std::string id = Trim(sub.out);
+  ASSERT_EQ(id.find('\n'), std::string::npos) << "submit must print only the id: " << sub.out;
+  ASSERT_EQ(HttpGet(server.wes() + "/runs/" + id + "/status").status, 200);
+
+  CmdResult watch = Sluice(server, "watch " + id, true);
+  EXPECT_EQ(watch.exit_code, 0) << watch.out;
+  EXPECT_NE(watch.out.find("COMPLETE"), std::string::npos) << watch.out;
+
+  CmdResult status = Sluice(server, "status " + id);
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_NE(status.out.find("COMPLETE"), std::string::npos) << status.out;
+
+  CmdResult list = Sluice(server, "list --json");
+  ASSERT_EQ(list.exit_code, 0);
+  json j = json::parse(list.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << list.out;
+  ASSERT_EQ(j["runs"].size(), 1u);
+  EXPECT_EQ(j["runs"][0]["run_id"], id);
+  EXPECT_EQ(j["runs"][0]["tags"]["project"], "demo");
+
+  CmdResult logs = Sluice(server, "logs " + id + " task-2");
+  EXPECT_EQ(logs.exit_code, 0);
+  EXPECT_NE(logs.out.find("mock task 2/2: done"), std::string::npos) << logs.out;
+}
+
+TEST(Cli, ExitCodesTellScriptsWhatHappened) {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  CmdResult failing = Sluice(server,
+                             "submit --type MOCK --type-version 1.0 --url mock://cli "
+                             "--params '{\"tasks\": 1, \"task_seconds\": 0, \"failure_rate\": 1}' "
+                             "--wait");
+  EXPECT_EQ(failing.exit_code, 1) << "a run that ends EXECUTOR_ERROR";
+  std::string id = Trim(failing.out);
+  EXPECT_EQ(Sluice(server, "cancel " + id).exit_code, 4) << "cancel of an ended run: conflict";
+  EXPECT_EQ(Sluice(server, "status no-such-run").exit_code, 3);
+  CmdResult bad = Sluice(server,
+                         "submit --type MOCK --type-version 1.0 --url mock://cli "
+                         "--params '{\"tasks\": 0}'",
+                         true);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.out.find("workflow_params.tasks"), std::string::npos) << bad.out;
+}
+
+TEST(Cli, CancelEndsARunningRun) {
+  TempDir dir;
+  ServerProcess server(dir.path(), {"--cancel-grace-seconds", "2"});
+  CmdResult sub = Sluice(server,
+                         "submit --type MOCK --type-version 1.0 --url mock://cli "
+                         "--params '{\"tasks\": 1, \"task_seconds\": 60}'");
+  ASSERT_EQ(sub.exit_code, 0);
+  std::string id = Trim(sub.out);
+  EXPECT_EQ(Sluice(server, "cancel " + id).exit_code, 0);
+  EXPECT_EQ(WaitForTerminal(server, id, 30), "CANCELED");
+  EXPECT_EQ(Sluice(server, "watch " + id).exit_code, 1);
+}
+
+TEST(Cli, UnreachableServerIsAClearError) {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  std::string url = server.url();
+  server.Stop();
+  std::string cmd = SluiceBinary() + " list --server " + url + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = pclose(p);
+  EXPECT_EQ(WEXITSTATUS(status), 5);
+  EXPECT_NE(out.find("cannot reach"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace sluice::testing

@@ -1,1 +1,231 @@
-// placeholder
+#include "store/sqlite/sqlite_run_store.h"
+
+#include <limits>
+#include <utility>
+
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/row_codec.h"
+#include "store/sqlite/statements.h"
+#include "store/sqlite/write_ops.h"
+
+namespace sluice::store::sqlite {
+namespace {
+
+Status CheckPageSize(int page_size) {
+  if (page_size < 1) return InvalidArgument("page_size must be positive");
+  return Status::Ok();
+}
+
+// Sets the pragmas that must hold on the write connection for durability.
+Status ConfigureWriter(Connection& db, const std::string& path) {
+  {
+    ASSIGN_OR_RETURN(Stmt wal, db.Prepare("PRAGMA journal_mode = WAL"));
+    ASSIGN_OR_RETURN(bool row, wal.Step());
+    if (!row || wal.ColumnText(0) != "wal") {
+      return IoError("cannot use WAL mode for " + path + " (got " +
+                     (row ? wal.ColumnText(0) : std::string("nothing")) + ")");
+    }
+  }
+  // FULL: the WAL is synced on every commit, so an acknowledged write survives power loss.
+  // journal_size_limit keeps the WAL file from staying large after a burst.
+  return db.Exec("PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864;")
+      .WithPrefix("configuring " + path);
+}
+
+Result<std::optional<int64_t>> FindRunSeq(Connection& db, std::string_view run_id) {
+  ASSIGN_OR_RETURN(Stmt stmt, db.Prepare(sql::kRunSeqById));
+  RETURN_IF_ERROR(stmt.BindText(1, run_id));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::optional<int64_t>();
+  return std::optional<int64_t>(stmt.ColumnInt(0));
+}
+
+Status NoSuchRun(std::string_view run_id) {
+  return NotFound("run \"" + std::string(run_id) + "\" not found");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteRunStore>> SqliteRunStore::Open(const std::string& db_path,
+                                                             SqliteOptions options) {
+  ConnectionOptions conn_options;
+  conn_options.cache_size_kib = options.cache_size_kib;
+  conn_options.busy_timeout_ms = options.busy_timeout_ms;
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> write_conn, Connection::Open(db_path, conn_options));
+  RETURN_IF_ERROR(ConfigureWriter(*write_conn, db_path));
+  RETURN_IF_ERROR(ApplyMigrations(*write_conn, EmbeddedMigrations()).WithPrefix(db_path));
+  ASSIGN_OR_RETURN(std::unique_ptr<ReadPool> readers,
+                   ReadPool::Open(db_path, options.read_connections, conn_options));
+  auto writer = std::make_unique<GroupCommitWriter>(std::move(write_conn), options.max_batch_size);
+  return std::unique_ptr<SqliteRunStore>(new SqliteRunStore(std::move(writer), std::move(readers)));
+}
+
+// The writer drains its queue before the read pool goes away.
+SqliteRunStore::~SqliteRunStore() { writer_.reset(); }
+
+Result<CreateRunResult> SqliteRunStore::CreateRun(const NewRun& run) {
+  if (run.id.empty()) return InvalidArgument("run id must not be empty");
+  ASSIGN_OR_RETURN(EncodedRequest encoded, EncodeRequest(run.request));
+  CreateRunResult result;
+  RETURN_IF_ERROR(
+      writer_->Submit([&](Connection& db) { return CreateRunOp(db, run, encoded, &result); }));
+  return result;
+}
+
+Result<RunRecord> SqliteRunStore::GetRun(std::string_view run_id) {
+  ReadPool::Lease db = readers_->Acquire();
+  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kGetRun));
+  RETURN_IF_ERROR(stmt.BindText(1, run_id));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return NoSuchRun(run_id);
+  return ReadRun(stmt);
+}
+
+Result<RunStatusRow> SqliteRunStore::GetRunStatus(std::string_view run_id) {
+  ReadPool::Lease db = readers_->Acquire();
+  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kGetRunStatus));
+  RETURN_IF_ERROR(stmt.BindText(1, run_id));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return NoSuchRun(run_id);
+  return RunStatusRow{std::string(run_id), StateFromColumn(stmt.ColumnInt(0))};
+}
+
+Result<RunPage> SqliteRunStore::ListRuns(const RunListQuery& query) {
+  RETURN_IF_ERROR(CheckPageSize(query.page_size));
+  ReadPool::Lease db = readers_->Acquire();
+  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kListRuns));
+  RETURN_IF_ERROR(stmt.BindInt(1, query.before_seq.value_or(std::numeric_limits<int64_t>::max())));
+  // One more than asked: its presence is what says another page exists.
+  RETURN_IF_ERROR(stmt.BindInt(2, int64_t{query.page_size} + 1));
+  RunPage page;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    if (static_cast<int>(page.runs.size()) == query.page_size) {
+      page.next_before_seq = page.runs.back().seq;
+      break;
+    }
+    ASSIGN_OR_RETURN(RunRecord run, ReadRun(stmt));
+    page.runs.push_back(std::move(run));
+  }
+  return page;
+}
+
+Result<std::map<State, int64_t>> SqliteRunStore::CountRunsByState() {
+  ReadPool::Lease db = readers_->Acquire();
+  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kCountRunsByState));
+  std::map<State, int64_t> counts;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    counts[StateFromColumn(stmt.ColumnInt(0))] = stmt.ColumnInt(1);
+  }
+  return counts;
+}
+
+Result<TransitionOutcome> SqliteRunStore::TransitionRun(const RunTransition& t) {
+  TransitionOutcome outcome;
+  RETURN_IF_ERROR(
+      writer_->Submit([&](Connection& db) { return TransitionRunOp(db, t, &outcome); }));
+  return outcome;
+}
+
+Result<bool> SqliteRunStore::CreateTask(const TaskRecord& task) {
+  if (task.id.empty()) return InvalidArgument("task id must not be empty");
+  ASSIGN_OR_RETURN(std::string cmd, EncodeStringList(task.cmd, "task cmd"));
+  ASSIGN_OR_RETURN(std::string logs, EncodeStringList(task.system_logs, "task system_logs"));
+  bool created = false;
+  RETURN_IF_ERROR(
+      writer_->Submit([&](Connection& db) { return CreateTaskOp(db, task, cmd, logs, &created); }));
+  return created;
+}
+
+Result<TaskRecord> SqliteRunStore::GetTask(std::string_view run_id, std::string_view task_id) {
+  ReadPool::Lease db = readers_->Acquire();
+  ASSIGN_OR_RETURN(std::optional<int64_t> run_seq, FindRunSeq(*db, run_id));
+  if (!run_seq.has_value()) return NoSuchRun(run_id);
+  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kGetTask));
+  RETURN_IF_ERROR(stmt.BindInt(1, *run_seq));
+  RETURN_IF_ERROR(stmt.BindText(2, task_id));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) {
+    return NotFound("task \"" + std::string(run_id) + "/" + std::string(task_id) + "\" not found");
+  }
+  return ReadTask(stmt, run_id);
+}
+
+Result<TaskPage> SqliteRunStore::ListTasks(const TaskListQuery& query) {
+  RETURN_IF_ERROR(CheckPageSize(query.page_size));
+  ReadPool::Lease db = readers_->Acquire();
+  ASSIGN_OR_RETURN(std::optional<int64_t> run_seq, FindRunSeq(*db, query.run_id));
+  if (!run_seq.has_value()) return NoSuchRun(query.run_id);
+  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kListTasks));
+  RETURN_IF_ERROR(stmt.BindInt(1, *run_seq));
+  RETURN_IF_ERROR(stmt.BindInt(2, query.after_seq.value_or(0)));
+  RETURN_IF_ERROR(stmt.BindInt(3, int64_t{query.page_size} + 1));
+  TaskPage page;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    if (static_cast<int>(page.tasks.size()) == query.page_size) {
+      page.next_after_seq = page.tasks.back().seq;
+      break;
+    }
+    ASSIGN_OR_RETURN(TaskRecord task, ReadTask(stmt, query.run_id));
+    page.tasks.push_back(std::move(task));
+  }
+  return page;
+}
+
+Result<TransitionOutcome> SqliteRunStore::TransitionTask(const TaskTransition& t) {
+  TransitionOutcome outcome;
+  RETURN_IF_ERROR(
+      writer_->Submit([&](Connection& db) { return TransitionTaskOp(db, t, &outcome); }));
+  return outcome;
+}
+
+Result<HistoryPage> SqliteRunStore::ListHistory(const HistoryQuery& query) {
+  RETURN_IF_ERROR(CheckPageSize(query.page_size));
+  ReadPool::Lease db = readers_->Acquire();
+  ASSIGN_OR_RETURN(std::optional<int64_t> run_seq, FindRunSeq(*db, query.run_id));
+  if (!run_seq.has_value()) return NoSuchRun(query.run_id);
+  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kListHistory));
+  RETURN_IF_ERROR(stmt.BindInt(1, *run_seq));
+  RETURN_IF_ERROR(stmt.BindInt(2, query.after_seq.value_or(0)));
+  RETURN_IF_ERROR(stmt.BindInt(3, int64_t{query.page_size} + 1));
+  HistoryPage page;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    if (static_cast<int>(page.events.size()) == query.page_size) {
+      page.next_after_seq = page.events.back().seq;
+      break;
+    }
+    HistoryEvent e;
+    e.seq = stmt.ColumnInt(0);
+    e.run_id = query.run_id;
+    e.task_id = stmt.ColumnText(1);
+    e.type = std::string(HistoryTypeName(stmt.ColumnInt(2)));
+    e.from = StateFromColumn(stmt.ColumnInt(3));
+    e.to = StateFromColumn(stmt.ColumnInt(4));
+    e.at = stmt.ColumnInt(5);
+    e.reason = stmt.ColumnText(6);
+    page.events.push_back(std::move(e));
+  }
+  return page;
+}
+
+Result<std::vector<RunRecord>> SqliteRunStore::ClaimRuns(const ClaimRequest& req) {
+  if (req.owner.empty()) return InvalidArgument("claim owner must not be empty");
+  if (req.limit < 1) return std::vector<RunRecord>();
+  std::vector<RunRecord> runs;
+  RETURN_IF_ERROR(writer_->Submit([&](Connection& db) { return ClaimRunsOp(db, req, &runs); }));
+  return runs;
+}
+
+Status SqliteRunStore::RenewLeases(std::string_view owner, Micros lease_until) {
+  if (owner.empty()) return InvalidArgument("lease owner must not be empty");
+  return writer_->Submit([&](Connection& db) { return RenewLeasesOp(db, owner, lease_until); });
+}
+
+}  // namespace sluice::store::sqlite

@@ -1,1 +1,508 @@
+#include "store/sqlite/sqlite_run_store.h"
+
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "store/sqlite/migrations.h"
+#include "store/sqlite/statements.h"
+#include "testing/fake_run_store.h"
+#include "testing/store_conformance.h"
+
+namespace sluice::store::sqlite {
+namespace {
+
+#define ASSERT_OK(expr)                             \
+  do {                                              \
+    const auto& _r = (expr);                        \
+    ASSERT_TRUE(_r.ok()) << _r.status().ToString(); \
+  } while (0)
+
+Result<std::unique_ptr<RunStore>> MakeSqlite(const std::string& dir) {
+  ASSIGN_OR_RETURN(auto store, SqliteRunStore::Open(dir + "/runs.db", SqliteOptions{}));
+  return std::unique_ptr<RunStore>(std::move(store));
+}
+
+Result<std::unique_ptr<RunStore>> MakeFake(const std::string&) {
+  return std::unique_ptr<RunStore>(std::make_unique<FakeRunStore>());
+}
+
+SLUICE_INSTANTIATE_RUN_STORE_CONFORMANCE(Backends, RunStoreBackend{"Sqlite", MakeSqlite},
+                                         RunStoreBackend{"Fake", MakeFake});
+
+NewRun MakeRun(const std::string& id, Micros at = 1000) {
+  NewRun n;
+  n.id = id;
+  n.request.workflow_type = "MOCK";
+  n.request.workflow_type_version = "1.0";
+  n.request.workflow_url = "mock://x";
+  n.request.tags = {{"k", "v"}};
+  n.submitted_at = at;
+  return n;
+}
+
+// A fresh directory per test, removed afterwards.
+class SqliteRunStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "sluice-sqlite-XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+    path_ = dir_ + "/runs.db";
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  std::unique_ptr<SqliteRunStore> OpenStore(SqliteOptions options = {}) {
+    Result<std::unique_ptr<SqliteRunStore>> store = SqliteRunStore::Open(path_, options);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  // Runs `sql` on a separate raw connection and returns the first column of every row.
+  std::vector<std::string> Query(const std::string& sql) {
+    sqlite3* db = nullptr;
+    std::vector<std::string> rows;
+    EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+      int last = sqlite3_column_count(stmt) - 1;  // EXPLAIN QUERY PLAN: the detail column
+      const unsigned char* text = sqlite3_column_text(stmt, last);
+      rows.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return rows;
+  }
+
+  std::string QueryPlan(const std::string& sql) {
+    std::string plan;
+    for (const std::string& row : Query("EXPLAIN QUERY PLAN " + sql)) plan += row + "\n";
+    return plan;
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(SqliteRunStoreTest, ReopenKeepsEverything) {
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->CreateRun(MakeRun("a", 100)));
+    ASSERT_OK(store->CreateRun(MakeRun("b", 200)));
+    RunTransition t;
+    t.run_id = "a";
+    t.to = State::kRunning;
+    t.at = 300;
+    t.start_time = 300;
+    t.system_log = "started";
+    ASSERT_OK(store->TransitionRun(t));
+    TaskRecord task;
+    task.run_id = "a";
+    task.id = "t1";
+    task.name = "step";
+    task.cmd = {"true"};
+    task.executor = "local";
+    task.created_at = 310;
+    ASSERT_OK(store->CreateTask(task));
+    ASSERT_OK(store->ClaimRuns({"replica-1", 300, 900, 10}));
+  }
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  Result<RunRecord> a = store->GetRun("a");
+  ASSERT_OK(a);
+  EXPECT_EQ(a->state, State::kRunning);
+  EXPECT_EQ(a->start_time, 300);
+  EXPECT_EQ(a->system_logs, std::vector<std::string>{"started"});
+  EXPECT_EQ(a->request.tags, (StringMap{{"k", "v"}}));
+  EXPECT_EQ(a->owner, "replica-1");
+  EXPECT_EQ(a->lease_until, 900);
+  Result<TaskRecord> t1 = store->GetTask("a", "t1");
+  ASSERT_OK(t1);
+  EXPECT_EQ(t1->cmd, std::vector<std::string>{"true"});
+  Result<HistoryPage> h = store->ListHistory({"a", 100, std::nullopt});
+  ASSERT_OK(h);
+  EXPECT_EQ(h->events.size(), 3u);
+  Result<std::map<State, int64_t>> counts = store->CountRunsByState();
+  ASSERT_OK(counts);
+  EXPECT_EQ(*counts, (std::map<State, int64_t>{{State::kQueued, 1}, {State::kRunning, 1}}));
+  // Sequence numbers keep increasing across restarts.
+  ASSERT_OK(store->CreateRun(MakeRun("c", 400)));
+  Result<RunRecord> b = store->GetRun("b");
+  Result<RunRecord> c = store->GetRun("c");
+  ASSERT_OK(b);
+  ASSERT_OK(c);
+  EXPECT_GT(c->seq, b->seq);
+}
+
+TEST_F(SqliteRunStoreTest, EveryIdReportedBeforeKillNineSurvives) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Child: create runs from 4 threads forever, reporting each id once CreateRun returned.
+    close(fds[0]);
+    Result<std::unique_ptr<SqliteRunStore>> store = SqliteRunStore::Open(path_, SqliteOptions{});
+    if (!store.ok()) _exit(2);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0;; ++i) {
+          char id[32];
+          snprintf(id, sizeof(id), "c%d-%08d", t, i);  // 11 chars
+          if (!(*store)->CreateRun(MakeRun(id, i)).ok()) _exit(3);
+          char line[16];
+          int n = snprintf(line, sizeof(line), "%s\n", id);
+          if (write(fds[1], line, n) != n) _exit(4);  // < PIPE_BUF: atomic
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string received;
+  char buf[4096];
+  // Let the child get well into its work, then kill it without warning.
+  while (std::count(received.begin(), received.end(), '\n') < 300) {
+    ssize_t n = read(fds[0], buf, sizeof(buf));
+    ASSERT_GT(n, 0) << "child stopped early";
+    received.append(buf, n);
+  }
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL);
+  // Whatever the child wrote before dying was acknowledged, so it must be durable too.
+  for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;) received.append(buf, n);
+  close(fds[0]);
+
+  std::vector<std::string> ids;
+  size_t start = 0;
+  for (size_t nl; (nl = received.find('\n', start)) != std::string::npos; start = nl + 1) {
+    ids.push_back(received.substr(start, nl - start));
+  }
+  ASSERT_GE(ids.size(), 300u);
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  for (const std::string& id : ids) {
+    Result<RunStatusRow> status = store->GetRunStatus(id);
+    EXPECT_TRUE(status.ok()) << id << ": " << status.status().ToString();
+  }
+  // The counts table is consistent with the rows that survived.
+  Result<std::map<State, int64_t>> counts = store->CountRunsByState();
+  ASSERT_OK(counts);
+  std::vector<std::string> rows = Query("SELECT count(*) FROM runs");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ((*counts)[State::kQueued], std::stoll(rows[0]));
+  EXPECT_GE((*counts)[State::kQueued], static_cast<int64_t>(ids.size()));
+}
+
+TEST_F(SqliteRunStoreTest, QueuedWritesShareOneTransaction) {
+  SqliteOptions options;
+  options.max_batch_size = 64;
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  WriterStats before = store->writer_stats();
+  store->writer_for_testing().PauseForTesting();
+  constexpr int kWriters = 64;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      if (store->CreateRun(MakeRun("r" + std::to_string(i))).ok()) ok++;
+    });
+  }
+  while (store->writer_for_testing().PendingForTesting() < kWriters) std::this_thread::yield();
+  store->writer_for_testing().ResumeForTesting();
+  for (auto& th : threads) th.join();
+  WriterStats after = store->writer_stats();
+  EXPECT_EQ(ok.load(), kWriters);
+  EXPECT_EQ(after.writes - before.writes, kWriters);
+  EXPECT_EQ(after.transactions - before.transactions, 1);
+}
+
+TEST_F(SqliteRunStoreTest, MaxBatchSizeSplitsTransactions) {
+  SqliteOptions options;
+  options.max_batch_size = 16;
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  store->writer_for_testing().PauseForTesting();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 64; ++i) {
+    threads.emplace_back([&, i] { (void)store->CreateRun(MakeRun("r" + std::to_string(i))); });
+  }
+  while (store->writer_for_testing().PendingForTesting() < 64) std::this_thread::yield();
+  store->writer_for_testing().ResumeForTesting();
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(store->writer_stats().transactions, 4);
+  Result<RunPage> page = store->ListRuns({100, std::nullopt});
+  ASSERT_OK(page);
+  EXPECT_EQ(page->runs.size(), 64u);
+}
+
+TEST_F(SqliteRunStoreTest, ConcurrentCreatesShareCommits) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  constexpr int kWriters = 64;
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      ready++;
+      while (ready.load() < kWriters) std::this_thread::yield();
+      (void)store->CreateRun(MakeRun("r" + std::to_string(i)));
+    });
+  }
+  for (auto& th : threads) th.join();
+  WriterStats stats = store->writer_stats();
+  EXPECT_EQ(stats.writes, kWriters);
+  // Without any forcing, writers that arrive during an fsync join the next transaction.
+  EXPECT_LT(stats.transactions, kWriters / 2);
+}
+
+TEST_F(SqliteRunStoreTest, FailingWriteInABatchIsRolledBackAlone) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->CreateRun(MakeRun("taken", 1)));
+  int64_t transactions_before = store->writer_stats().transactions;
+  store->writer_for_testing().PauseForTesting();
+  Status dup, fresh, bad_move, good_move;
+  std::thread t1([&] {
+    Result<CreateRunResult> r = store->CreateRun(MakeRun("taken", 2));
+    dup = r.status();
+  });
+  std::thread t2([&] {
+    Result<CreateRunResult> r = store->CreateRun(MakeRun("fresh", 3));
+    fresh = r.status();
+  });
+  std::thread t3([&] {
+    RunTransition t;
+    t.run_id = "taken";
+    t.to = State::kUnknown;  // backwards: refused
+    Result<TransitionOutcome> r = store->TransitionRun(t);
+    bad_move = r.status();
+  });
+  while (store->writer_for_testing().PendingForTesting() < 3) std::this_thread::yield();
+  std::thread t4([&] {
+    RunTransition t;
+    t.run_id = "taken";
+    t.to = State::kRunning;
+    t.at = 10;
+    Result<TransitionOutcome> r = store->TransitionRun(t);
+    good_move = r.status();
+  });
+  while (store->writer_for_testing().PendingForTesting() < 4) std::this_thread::yield();
+  store->writer_for_testing().ResumeForTesting();
+  t1.join();
+  t2.join();
+  t3.join();
+  t4.join();
+  EXPECT_EQ(store->writer_stats().transactions - transactions_before, 1);
+  EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists);
+  EXPECT_TRUE(fresh.ok()) << fresh.ToString();
+  EXPECT_EQ(bad_move.code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(good_move.ok()) << good_move.ToString();
+  Result<RunRecord> taken = store->GetRun("taken");
+  ASSERT_OK(taken);
+  EXPECT_EQ(taken->submitted_at, 1);
+  EXPECT_EQ(taken->state, State::kRunning);
+  ASSERT_OK(store->GetRun("fresh"));
+  Result<HistoryPage> h = store->ListHistory({"taken", 10, std::nullopt});
+  ASSERT_OK(h);
+  EXPECT_EQ(h->events.size(), 2u);
+}
+
+TEST_F(SqliteRunStoreTest, DestructorFinishesQueuedWrites) {
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    store->writer_for_testing().PauseForTesting();
+    for (int i = 0; i < 8; ++i) {
+      threads.emplace_back([&, i] {
+        if (store->CreateRun(MakeRun("r" + std::to_string(i))).ok()) ok++;
+      });
+    }
+    while (store->writer_for_testing().PendingForTesting() < 8) std::this_thread::yield();
+    // The store is destroyed while paused with 8 writes queued (callers already inside).
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 8);
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  Result<RunPage> page = store->ListRuns({100, std::nullopt});
+  ASSERT_OK(page);
+  EXPECT_EQ(page->runs.size(), 8u);
+}
+
+TEST_F(SqliteRunStoreTest, MigrationsAreRecordedAndAppliedOnce) {
+  { ASSERT_NE(OpenStore(), nullptr); }
+  EXPECT_EQ(Query("SELECT version || ' ' || name FROM schema_migrations"),
+            std::vector<std::string>{"1 0001_init.sql"});
+  std::vector<std::string> applied_at = Query("SELECT applied_at FROM schema_migrations");
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->CreateRun(MakeRun("kept")));
+  }
+  auto store = OpenStore();  // a re-applied 0001 would fail on CREATE TABLE runs
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->GetRun("kept"));
+  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"), std::vector<std::string>{"1"});
+  EXPECT_EQ(Query("SELECT applied_at FROM schema_migrations"), applied_at);
+  EXPECT_EQ(Query("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+}
+
+TEST_F(SqliteRunStoreTest, EmbeddedMigrationsAreNumberedFromOne) {
+  std::span<const Migration> migrations = EmbeddedMigrations();
+  ASSERT_FALSE(migrations.empty());
+  for (size_t i = 0; i < migrations.size(); ++i) {
+    EXPECT_EQ(migrations[i].version, static_cast<int>(i + 1));
+    EXPECT_FALSE(migrations[i].sql.empty());
+  }
+  EXPECT_EQ(migrations[0].name, "0001_init.sql");
+}
+
+TEST_F(SqliteRunStoreTest, NewerSchemaIsRefused) {
+  { ASSERT_NE(OpenStore(), nullptr); }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, '0099_future.sql', 0)",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  Result<std::unique_ptr<SqliteRunStore>> store = SqliteRunStore::Open(path_, {});
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition) << store.status().ToString();
+}
+
+TEST_F(SqliteRunStoreTest, OpenFailuresAreIoErrors) {
+  Result<std::unique_ptr<SqliteRunStore>> missing_dir =
+      SqliteRunStore::Open(dir_ + "/no/such/dir/runs.db", {});
+  ASSERT_FALSE(missing_dir.ok());
+  EXPECT_EQ(missing_dir.status().code(), StatusCode::kIo) << missing_dir.status().ToString();
+  EXPECT_NE(missing_dir.status().message().find("no/such/dir"), std::string::npos);
+
+  std::ofstream(path_) << "this is not an SQLite database, just some text that is long enough "
+                          "to fill a header and then some more text to be sure of it.";
+  Result<std::unique_ptr<SqliteRunStore>> garbage = SqliteRunStore::Open(path_, {});
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.status().code(), StatusCode::kIo) << garbage.status().ToString();
+}
+
+TEST_F(SqliteRunStoreTest, InvalidUtf8IsRefusedNotThrown) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  NewRun run = MakeRun("r1");
+  run.request.tags["bad"] = std::string("\xff\xfe", 2);
+  Result<CreateRunResult> r = store->CreateRun(run);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->GetRun("r1").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SqliteRunStoreTest, HotQueriesUseIndexes) {
+  { ASSERT_NE(OpenStore(), nullptr); }
+  EXPECT_NE(QueryPlan(sql::kGetRunStatus).find("USING INDEX sqlite_autoindex_runs_1 (id=?)"),
+            std::string::npos)
+      << QueryPlan(sql::kGetRunStatus);
+  EXPECT_NE(QueryPlan(sql::kListRuns).find("SEARCH runs USING INTEGER PRIMARY KEY"),
+            std::string::npos)
+      << QueryPlan(sql::kListRuns);
+  std::string claim = QueryPlan(sql::kClaimRuns);
+  EXPECT_NE(claim.find("runs_active"), std::string::npos) << claim;
+  EXPECT_EQ(claim.find("SCAN runs\n"), std::string::npos) << claim;
+  std::string renew = QueryPlan(sql::kRenewLeases);
+  EXPECT_NE(renew.find("runs_active"), std::string::npos) << renew;
+  EXPECT_NE(QueryPlan(sql::kListTasks).find("tasks_by_run"), std::string::npos);
+  EXPECT_NE(QueryPlan(sql::kListHistory).find("history_by_run"), std::string::npos);
+  std::string counts = QueryPlan(sql::kCountRunsByState);
+  EXPECT_NE(counts.find("run_state_counts"), std::string::npos) << counts;
+  EXPECT_EQ(counts.find(" runs "), std::string::npos) << counts;
+}
+
+TEST_F(SqliteRunStoreTest, RunsWithTasksAndHistoryStayCompact) {
+  constexpr int kRuns = 200;
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < 8; ++w) {
+      threads.emplace_back([&, w] {
+        for (int i = w; i < kRuns; i += 8) {
+          std::string id = "0196f4c2-7a1e-7b3d-9c1a-" + std::to_string(100000000000 + i);
+          NewRun run = MakeRun(id, 1'700'000'000'000'000 + i);
+          run.request.workflow_params = R"({"sample": "S1", "reference": "GRCh38"})";
+          (void)store->CreateRun(run);
+          RunTransition t;
+          t.run_id = id;
+          t.to = State::kRunning;
+          t.at = run.submitted_at + 1000;
+          t.start_time = t.at;
+          (void)store->TransitionRun(t);
+          for (int k = 0; k < 10; ++k) {
+            TaskRecord task;
+            task.run_id = id;
+            task.id = "task-" + std::to_string(k);
+            task.name = "align chunk " + std::to_string(k);
+            task.cmd = {"bwa", "mem", "ref.fa", "chunk" + std::to_string(k) + ".fq"};
+            task.executor = "local";
+            task.created_at = t.at + k;
+            (void)store->CreateTask(task);
+            for (State s : {State::kInitializing, State::kRunning, State::kComplete}) {
+              TaskTransition tt;
+              tt.run_id = id;
+              tt.task_id = task.id;
+              tt.to = s;
+              tt.at = task.created_at + 10;
+              if (s == State::kInitializing) tt.executor_job_id = "12345" + std::to_string(k);
+              if (s == State::kComplete) tt.exit_code = 0;
+              (void)store->TransitionTask(tt);
+            }
+          }
+          t.to = State::kComplete;
+          t.end_time = t.at + 5000;
+          t.at = *t.end_time;
+          (void)store->TransitionRun(t);
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    Result<std::map<State, int64_t>> counts = store->CountRunsByState();
+    ASSERT_OK(counts);
+    ASSERT_EQ(*counts, (std::map<State, int64_t>{{State::kComplete, kRuns}}));
+  }
+  // Bytes used by the tables and indexes (pages actually holding data).
+  std::vector<std::string> bytes = Query(
+      "SELECT (SELECT page_count - freelist_count FROM pragma_page_count, pragma_freelist_count)"
+      " * (SELECT page_size FROM pragma_page_size)");
+  ASSERT_EQ(bytes.size(), 1u);
+  double per_run = std::stod(bytes[0]) / kRuns;
+  RecordProperty("bytes_per_run", std::to_string(per_run));
+  // Measured about 3.4 KiB at this size (9 fixed pages included); the 3 KiB goal needs the
+  // history table clustered by run (see src/store/README.md). This guards against growth.
+  EXPECT_LT(per_run, 4 * 1024) << "bytes per run with 10 tasks and 43 history events";
+}
+
+}  // namespace
+}  // namespace sluice::store::sqlite

@@ -1,0 +1,50 @@
+// The request handlers of the API, one file per resource (service_info.cc, runs.cc, tasks.cc,
+// logs.cc), and the route table that binds them to paths (routes.cc). Handlers are thin: they
+// parse the request, call service::RunService, map the Status (api/errors.h) and serialise.
+//
+// Thread-safety: handlers only touch their request/response and the thread-safe RunService;
+// any number may run at once.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/http_server.h"
+#include "api/http_types.h"
+#include "api/router.h"
+
+namespace sluice::api {
+
+struct ApiContext {
+  service::RunService& runs;
+  const HttpOptions& options;
+  uint16_t port = 0;  // the bound port, for URLs when a request has no usable Host header
+};
+
+// Every route of the API. POST /runs and cancel are marked blocking.
+std::vector<Route> ApiRoutes();
+
+// "http://<Host header>" (or the bound host:port if the header is absent or odd); no
+// trailing slash.
+std::string BaseUrl(const ApiContext& ctx, const HttpRequest& req);
+
+// The same check as common/ids.h IsValidId, on a string_view (no allocation on the hot path).
+bool IsValidPathId(std::string_view id);
+
+// Shared replies.
+void SetInvalidRunId(HttpResponse& res, std::string_view id);
+
+void GetServiceInfo(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void GetHealth(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void ListRuns(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void SubmitRun(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void GetRunLog(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void GetRunStatus(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void CancelRun(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void ListTasks(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void GetTask(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void GetTaskLog(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+
+}  // namespace sluice::api

@@ -1,0 +1,205 @@
+#include "api/wes_json.h"
+
+#include "common/clock.h"
+
+namespace sluice::api {
+namespace {
+
+void SetTime(Json& j, const char* key, const std::optional<Micros>& t) {
+  if (t) j[key] = FormatIso8601(*t);
+}
+
+// Stored JSON text back to a value; text we could not parse (never written by us) is returned
+// as a string rather than dropped.
+Json ObjectFromText(const std::string& text) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Json(text);
+  return j;
+}
+
+Json StringMapJson(const store::StringMap& m) {
+  Json j = Json::object();
+  for (const auto& [k, v] : m) j[k] = v;
+  return j;
+}
+
+}  // namespace
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run_start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run_start, i - run_start);
+    run_start = i + 1;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xf]);
+    }
+  }
+  out.append(s.data() + run_start, s.size() - run_start);
+  out.push_back('"');
+}
+
+void AppendRunStatusJson(std::string& out, const store::RunStatusRow& row) {
+  out += "{\"run_id\":";
+  AppendJsonString(out, row.id);
+  out += ",\"state\":\"";
+  out += StateName(row.state);
+  out += "\"}";
+}
+
+std::string TaskListUrl(std::string_view base_url, std::string_view run_id) {
+  std::string url(base_url);
+  url += "/ga4gh/wes/v1/runs/";
+  url += run_id;
+  url += "/tasks";
+  return url;
+}
+
+std::string TaskLogUrl(std::string_view base_url, std::string_view run_id, std::string_view task_id,
+                       std::string_view stream) {
+  std::string url(base_url);
+  url += "/api/v1/runs/";
+  url += run_id;
+  url += "/tasks/";
+  url += task_id;
+  url += "/logs/";
+  url += stream;
+  return url;
+}
+
+Json RunRequestJson(const store::RunRequest& r) {
+  Json j = Json::object();
+  j["workflow_params"] = ObjectFromText(r.workflow_params);
+  j["workflow_type"] = r.workflow_type;
+  j["workflow_type_version"] = r.workflow_type_version;
+  j["tags"] = StringMapJson(r.tags);
+  j["workflow_engine_parameters"] = StringMapJson(r.workflow_engine_parameters);
+  if (!r.workflow_engine.empty()) j["workflow_engine"] = r.workflow_engine;
+  if (!r.workflow_engine_version.empty()) j["workflow_engine_version"] = r.workflow_engine_version;
+  j["workflow_url"] = r.workflow_url;
+  return j;
+}
+
+Json RunSummaryJson(const store::RunRecord& run) {
+  Json j = Json::object();
+  j["run_id"] = run.id;
+  j["state"] = StateName(run.state);
+  SetTime(j, "start_time", run.start_time);
+  SetTime(j, "end_time", run.end_time);
+  j["tags"] = StringMapJson(run.request.tags);
+  return j;
+}
+
+Json RunLogJson(const store::RunRecord& run, std::string_view base_url) {
+  Json log = Json::object();
+  log["name"] = run.request.workflow_url;
+  SetTime(log, "start_time", run.start_time);
+  SetTime(log, "end_time", run.end_time);
+  log["system_logs"] = run.system_logs;
+
+  Json j = Json::object();
+  j["run_id"] = run.id;
+  j["request"] = RunRequestJson(run.request);
+  j["state"] = StateName(run.state);
+  j["run_log"] = std::move(log);
+  j["task_logs_url"] = TaskListUrl(base_url, run.id);
+  j["task_logs"] = nullptr;  // deprecated in WES 1.1: clients use task_logs_url
+  Json outputs = ObjectFromText(run.outputs);
+  j["outputs"] = outputs.is_object() ? std::move(outputs) : Json::object();
+  return j;
+}
+
+Json TaskLogJson(const store::TaskRecord& task, std::string_view base_url) {
+  Json j = Json::object();
+  j["id"] = task.id;
+  j["name"] = task.name;
+  j["cmd"] = task.cmd;
+  SetTime(j, "start_time", task.start_time);
+  SetTime(j, "end_time", task.end_time);
+  if (task.exit_code) j["exit_code"] = *task.exit_code;
+  j["stdout"] = TaskLogUrl(base_url, task.run_id, task.id, "stdout");
+  j["stderr"] = TaskLogUrl(base_url, task.run_id, task.id, "stderr");
+  j["system_logs"] = task.system_logs;
+  // Extension (not in WES 1.1 TaskLog, which allows extra properties): the task's state.
+  j["state"] = StateName(task.state);
+  return j;
+}
+
+Json RunListJson(const std::vector<store::RunRecord>& runs, const std::string& next_page_token) {
+  Json rows = Json::array();
+  for (const store::RunRecord& r : runs) rows.push_back(RunSummaryJson(r));
+  Json j = Json::object();
+  j["runs"] = std::move(rows);
+  j["next_page_token"] = next_page_token;
+  return j;
+}
+
+Json TaskListJson(const std::vector<store::TaskRecord>& tasks, const std::string& next_page_token,
+                  std::string_view base_url) {
+  Json rows = Json::array();
+  for (const store::TaskRecord& t : tasks) rows.push_back(TaskLogJson(t, base_url));
+  Json j = Json::object();
+  j["task_logs"] = std::move(rows);
+  j["next_page_token"] = next_page_token;
+  return j;
+}
+
+Json ServiceInfoJson(const ServiceInfoInput& in) {
+  Json j = Json::object();
+  // GA4GH service-info 1.0 Service fields.
+  j["id"] = in.id;
+  j["name"] = in.name;
+  j["type"] = {{"group", "org.ga4gh"}, {"artifact", "wes"}, {"version", "1.1.0"}};
+  if (!in.description.empty()) j["description"] = in.description;
+  j["organization"] = {{"name", in.organization_name}, {"url", in.organization_url}};
+  if (!in.documentation_url.empty()) j["documentationUrl"] = in.documentation_url;
+  j["version"] = in.version;
+
+  // WES ServiceInfo fields.
+  Json types = Json::object();
+  for (const auto& [type, versions] : in.workflow_types) {
+    types[type] = {{"workflow_type_version", versions}};
+  }
+  j["workflow_type_versions"] = std::move(types);
+  j["supported_wes_versions"] = Json::array({"1.1.0"});
+  j["supported_filesystem_protocols"] = Json::array({"file"});
+  Json engines = Json::object();
+  for (const auto& [engine, versions] : in.engines) {
+    engines[engine] = {{"workflow_engine_version", versions}};
+  }
+  j["workflow_engine_versions"] = std::move(engines);
+  j["default_workflow_engine_parameters"] = Json::array();
+  Json counts = Json::object();
+  for (int i = 0; i < kStateCount; ++i) {
+    State s = static_cast<State>(i);
+    auto it = in.state_counts.find(s);
+    counts[std::string(StateName(s))] = it == in.state_counts.end() ? 0 : it->second;
+  }
+  j["system_state_counts"] = std::move(counts);
+  j["auth_instructions_url"] = in.auth_instructions_url;
+  j["tags"] = StringMapJson(in.tags);
+  return j;
+}
+
+}  // namespace sluice::api

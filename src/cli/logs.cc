@@ -1,0 +1,73 @@
+// `sluice logs RUN [TASK] [--stderr]`: one task's captured output, or every task's.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "cli/exit_codes.h"
+#include "cli/output.h"
+#include "cli/wes_client.h"
+
+namespace sluice::cli {
+namespace {
+
+class LogsCommand final : public Command {
+ public:
+  explicit LogsCommand(CLI::App* app) : Command(app) {
+    AddClientOptions(*app, client_);
+    app->add_option("RUN", run_id_, "Run id")->required();
+    app->add_option("TASK", task_id_, "Task id (default: every task)");
+    app->add_flag("--stderr", stderr_, "Show stderr instead of stdout");
+  }
+
+  int Run() override {
+    HttpClient http(client_.server);
+    WesClient wes(http);
+    const char* stream = stderr_ ? "stderr" : "stdout";
+    if (!task_id_.empty()) {
+      Result<std::string> text = wes.TaskLog(run_id_, task_id_, stream);
+      if (!text.ok()) return ReportError(text.status());
+      std::cout << *text << std::flush;
+      return kExitOk;
+    }
+
+    Result<std::vector<Json>> tasks = wes.ListAllTasks(run_id_);
+    if (!tasks.ok()) return ReportError(tasks.status());
+    if (client_.json) {
+      PrintJson(Json{{"task_logs", *tasks}, {"next_page_token", ""}});
+      return kExitOk;
+    }
+    for (const Json& task : *tasks) {
+      std::string id = StringField(task, "id");
+      std::string exit_code = StringField(task, "exit_code", "-");
+      std::cout << "== " << StringField(task, "name", id) << " (" << id << ") " << TaskState(task)
+                << ", exit code " << exit_code << " ==" << std::endl;
+      Result<std::string> text = wes.TaskLog(run_id_, id, stream);
+      if (text.ok()) {
+        std::cout << *text;
+        if (!text->empty() && text->back() != '\n') std::cout << '\n';
+      } else if (text.status().code() == StatusCode::kNotFound) {
+        // A task that has not started has no log yet; that is not an error.
+        std::cout << "(no " << stream << ")\n";
+      } else {
+        return ReportError(text.status());
+      }
+    }
+    std::cout << std::flush;
+    return kExitOk;
+  }
+
+ private:
+  ClientOptions client_;
+  std::string run_id_;
+  std::string task_id_;
+  bool stderr_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> AddLogsCommand(CLI::App& parent) {
+  return std::make_unique<LogsCommand>(parent.add_subcommand("logs", "Show task output"));
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,107 @@
+#include "cli/watch.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <deque>
+
+#include "cli/exit_codes.h"
+
+namespace sluice::cli {
+namespace {
+
+RunSnapshot Snap(std::string state,
+                 std::vector<std::tuple<std::string, std::string, std::string>> tasks) {
+  RunSnapshot s;
+  s.state = std::move(state);
+  for (auto& [id, label, task_state] : tasks) {
+    s.task_order.push_back(id);
+    s.tasks[id] = TaskSnapshot{label, task_state};
+  }
+  return s;
+}
+
+TEST(DiffSnapshots, FirstSnapshotReportsEverything) {
+  RunSnapshot s = Snap("RUNNING", {{"t1", "align", "RUNNING"}, {"t2", "t2", "QUEUED"}});
+  EXPECT_EQ(DiffSnapshots(nullptr, s),
+            (std::vector<std::string>{"align RUNNING", "t2 QUEUED", "run RUNNING"}));
+}
+
+TEST(DiffSnapshots, ReportsOnlyChangesTasksBeforeRun) {
+  RunSnapshot a = Snap("RUNNING", {{"t1", "align", "RUNNING"}});
+  RunSnapshot b = Snap("COMPLETE", {{"t1", "align", "COMPLETE"}, {"t2", "sort", "COMPLETE"}});
+  EXPECT_EQ(DiffSnapshots(&a, a), std::vector<std::string>{});
+  EXPECT_EQ(DiffSnapshots(&a, b),
+            (std::vector<std::string>{"align COMPLETE", "sort COMPLETE", "run COMPLETE"}));
+}
+
+// Plays back prepared snapshots (or errors) without sleeping.
+class ScriptedSource final : public ProgressSource {
+ public:
+  explicit ScriptedSource(std::deque<Result<RunSnapshot>> script) : script_(std::move(script)) {}
+  Result<RunSnapshot> Next() override {
+    if (script_.empty()) return Internal("script exhausted");
+    Result<RunSnapshot> next = std::move(script_.front());
+    script_.pop_front();
+    return next;
+  }
+
+ private:
+  std::deque<Result<RunSnapshot>> script_;
+};
+
+std::string ReadAll(std::FILE* f) {
+  std::rewind(f);
+  std::string out;
+  char buf[256];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+  return out;
+}
+
+TEST(WatchRun, ExitsZeroWhenComplete) {
+  std::deque<Result<RunSnapshot>> script;
+  script.push_back(Snap("QUEUED", {}));
+  script.push_back(Snap("RUNNING", {{"t1", "t1", "RUNNING"}}));
+  script.push_back(Snap("COMPLETE", {{"t1", "t1", "COMPLETE"}}));
+  ScriptedSource source(std::move(script));
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(WatchRun(source, out), kExitOk);
+  std::string text = ReadAll(out);
+  std::fclose(out);
+  EXPECT_NE(text.find(" run QUEUED\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" t1 RUNNING\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" t1 COMPLETE\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" run COMPLETE\n"), std::string::npos) << text;
+  EXPECT_LT(text.find("t1 COMPLETE"), text.find("run COMPLETE"));
+}
+
+TEST(WatchRun, ExitsOneForOtherTerminalStates) {
+  for (const char* state : {"EXECUTOR_ERROR", "SYSTEM_ERROR", "CANCELED", "PREEMPTED"}) {
+    std::deque<Result<RunSnapshot>> script;
+    script.push_back(Snap(state, {}));
+    ScriptedSource source(std::move(script));
+    std::FILE* out = std::tmpfile();
+    EXPECT_EQ(WatchRun(source, out), kExitRunNotComplete) << state;
+    std::fclose(out);
+  }
+}
+
+TEST(WatchRun, RetriesUnavailableButStopsOnOtherErrors) {
+  std::deque<Result<RunSnapshot>> script;
+  script.push_back(Unavailable("cannot reach http://x: Connection refused"));
+  script.push_back(Snap("COMPLETE", {}));
+  ScriptedSource retried(std::move(script));
+  std::FILE* out = std::tmpfile();
+  EXPECT_EQ(WatchRun(retried, out), kExitOk);
+
+  std::deque<Result<RunSnapshot>> missing;
+  missing.push_back(NotFound("404: run x not found"));
+  ScriptedSource not_found(std::move(missing));
+  EXPECT_EQ(WatchRun(not_found, out), kExitNotFound);
+  std::fclose(out);
+}
+
+}  // namespace
+}  // namespace sluice::cli

@@ -1,0 +1,125 @@
+#include "store/sqlite/group_commit_writer.h"
+
+#include <exception>
+#include <utility>
+
+namespace sluice::store::sqlite {
+
+GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Connection> db, int max_batch)
+    : db_(std::move(db)), max_batch_(max_batch < 1 ? 1 : max_batch), thread_([this] { Loop(); }) {}
+
+GroupCommitWriter::~GroupCommitWriter() {
+  {
+    MutexLock lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+Status GroupCommitWriter::Submit(Write write) {
+  std::future<Status> done;
+  {
+    MutexLock lock(mu_);
+    if (stopping_) return Unavailable("run store is shutting down");
+    Pending& p = queue_.emplace_back(Pending{std::move(write), {}});
+    done = p.done.get_future();
+  }
+  cv_.notify_all();
+  return done.get();
+}
+
+WriterStats GroupCommitWriter::stats() const {
+  return WriterStats{transactions_.load(), writes_.load()};
+}
+
+void GroupCommitWriter::PauseForTesting() {
+  MutexLock lock(mu_);
+  paused_ = true;
+}
+
+void GroupCommitWriter::ResumeForTesting() {
+  {
+    MutexLock lock(mu_);
+    paused_ = false;
+  }
+  cv_.notify_all();
+}
+
+size_t GroupCommitWriter::PendingForTesting() {
+  MutexLock lock(mu_);
+  return queue_.size();
+}
+
+void GroupCommitWriter::Loop() {
+  for (;;) {
+    std::vector<Pending> batch;
+    {
+      MutexLock lock(mu_);
+      // Shutdown overrides a pause: queued work always finishes.
+      lock.Wait(cv_, [this]() NO_THREAD_SAFETY_ANALYSIS {
+        return stopping_ || (!paused_ && !queue_.empty());
+      });
+      if (queue_.empty()) return;  // stopping, nothing left
+      while (!queue_.empty() && static_cast<int>(batch.size()) < max_batch_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    std::vector<Status> results = RunBatch(batch);
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done.set_value(std::move(results[i]));
+  }
+}
+
+Status GroupCommitWriter::RunInSavepoint(Pending& p) {
+  RETURN_IF_ERROR(db_->Exec("SAVEPOINT w"));
+  Status st;
+  try {
+    st = p.write(*db_);
+  } catch (const std::exception& e) {
+    st = Internal(std::string("run store write threw: ") + e.what());
+  } catch (...) {
+    st = Internal("run store write threw a non-standard exception");
+  }
+  if (st.ok()) {
+    st = db_->Exec("RELEASE w");
+    if (st.ok()) return st;
+  }
+  // Some errors (disk full, I/O) make SQLite roll back the whole transaction; the caller
+  // notices through InAutocommit().
+  if (!db_->InAutocommit()) {
+    (void)db_->Exec("ROLLBACK TO w");
+    (void)db_->Exec("RELEASE w");
+  }
+  return st;
+}
+
+std::vector<Status> GroupCommitWriter::RunBatch(std::vector<Pending>& batch) {
+  std::vector<Status> results(batch.size());
+  writes_ += static_cast<int64_t>(batch.size());
+  auto fail_all = [&results](const Status& st) {
+    for (Status& r : results) r = st;
+  };
+  if (Status st = db_->Exec("BEGIN IMMEDIATE"); !st.ok()) {
+    fail_all(st.WithPrefix("starting a write transaction"));
+    return results;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    results[i] = RunInSavepoint(batch[i]);
+    if (db_->InAutocommit()) {
+      // The transaction is gone, and with it the work of the writes before this one.
+      Status lost = results[i].ok() ? Internal("write transaction ended unexpectedly") : results[i];
+      fail_all(lost.WithPrefix("write transaction rolled back"));
+      results[i] = lost;
+      return results;
+    }
+  }
+  transactions_++;
+  if (Status st = db_->Exec("COMMIT"); !st.ok()) {
+    if (!db_->InAutocommit()) (void)db_->Exec("ROLLBACK");
+    fail_all(st.WithPrefix("committing a write transaction"));
+  }
+  return results;
+}
+
+}  // namespace sluice::store::sqlite

@@ -1,0 +1,58 @@
+#include "store/sqlite/migrations.h"
+
+#include <string>
+
+namespace sluice::store::sqlite {
+namespace {
+
+Result<int64_t> CurrentVersion(Connection& db) {
+  ASSIGN_OR_RETURN(Stmt stmt,
+                   db.Prepare("SELECT coalesce(max(version), 0) FROM schema_migrations"));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.ColumnInt(0) : 0;
+}
+
+Status ApplyOne(Connection& db, const Migration& m) {
+  std::string what = "migration " + std::string(m.name);
+  // IMMEDIATE: a second process opening the same file waits here instead of applying the
+  // same migration twice.
+  RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE").WithPrefix(what));
+  auto rollback = [&db](Status st) {
+    (void)db.Exec("ROLLBACK");  // the original error is the one worth reporting
+    return st;
+  };
+  Result<int64_t> version = CurrentVersion(db);
+  if (!version.ok()) return rollback(version.status().WithPrefix(what));
+  if (*version >= m.version) return rollback(Status::Ok());
+  if (Status st = db.Exec(m.sql); !st.ok()) return rollback(st.WithPrefix(what));
+  Result<Stmt> insert = db.Prepare(
+      "INSERT INTO schema_migrations (version, name, applied_at) "
+      "VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER) * 1000000)");
+  if (!insert.ok()) return rollback(insert.status().WithPrefix(what));
+  Status st = insert->BindInt(1, m.version);
+  if (st.ok()) st = insert->BindText(2, m.name);
+  if (st.ok()) st = insert->Run();
+  if (!st.ok()) return rollback(st.WithPrefix(what));
+  return db.Exec("COMMIT").WithPrefix(what);
+}
+
+}  // namespace
+
+Status ApplyMigrations(Connection& db, std::span<const Migration> migrations) {
+  RETURN_IF_ERROR(
+      db.Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+              " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
+  ASSIGN_OR_RETURN(int64_t current, CurrentVersion(db));
+  int64_t newest = migrations.empty() ? 0 : migrations.back().version;
+  if (current > newest) {
+    return FailedPrecondition("database schema version " + std::to_string(current) +
+                              " is newer than this binary's (" + std::to_string(newest) + ")");
+  }
+  for (const Migration& m : migrations) {
+    if (m.version <= current) continue;
+    RETURN_IF_ERROR(ApplyOne(db, m));
+  }
+  return Status::Ok();
+}
+
+}  // namespace sluice::store::sqlite

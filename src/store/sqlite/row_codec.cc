@@ -1,0 +1,143 @@
+#include "store/sqlite/row_codec.h"
+
+#include <exception>
+#include <nlohmann/json.hpp>
+
+#include "common/json.h"
+
+namespace sluice::store::sqlite {
+namespace {
+
+// Dumps `j` compactly; nlohmann throws on invalid UTF-8, which a caller can send.
+Result<std::string> Dump(const Json& j, std::string_view what) {
+  try {
+    return j.dump();
+  } catch (const std::exception& e) {
+    return InvalidArgument(std::string(what) + ": " + e.what());
+  }
+}
+
+Status Corrupt(std::string_view what, std::string_view detail) {
+  return Internal("stored " + std::string(what) + " is malformed: " + std::string(detail));
+}
+
+}  // namespace
+
+Result<std::string> EncodeStringMap(const StringMap& map, std::string_view what) {
+  if (map.empty()) return std::string();
+  return Dump(Json(map), what);
+}
+
+Result<std::string> EncodeStringList(const std::vector<std::string>& list, std::string_view what) {
+  if (list.empty()) return std::string();
+  return Dump(Json(list), what);
+}
+
+Result<StringMap> DecodeStringMap(std::string_view text, std::string_view what) {
+  if (text.empty()) return StringMap();
+  Result<Json> j = ParseJson(text, what);
+  if (!j.ok()) return Corrupt(what, j.status().message());
+  if (!j->is_object()) return Corrupt(what, "not an object");
+  StringMap map;
+  for (auto& [key, value] : j->items()) {
+    if (!value.is_string()) return Corrupt(what, "value of " + key + " is not a string");
+    map.emplace(key, value.get<std::string>());
+  }
+  return map;
+}
+
+Result<std::vector<std::string>> DecodeStringList(std::string_view text, std::string_view what) {
+  if (text.empty()) return std::vector<std::string>();
+  Result<Json> j = ParseJson(text, what);
+  if (!j.ok()) return Corrupt(what, j.status().message());
+  if (!j->is_array()) return Corrupt(what, "not an array");
+  std::vector<std::string> list;
+  list.reserve(j->size());
+  for (const Json& item : *j) {
+    if (!item.is_string()) return Corrupt(what, "an element is not a string");
+    list.push_back(item.get<std::string>());
+  }
+  return list;
+}
+
+Result<EncodedRequest> EncodeRequest(const RunRequest& request) {
+  EncodedRequest e;
+  ASSIGN_OR_RETURN(e.engine_params, EncodeStringMap(request.workflow_engine_parameters,
+                                                    "workflow_engine_parameters"));
+  ASSIGN_OR_RETURN(e.tags, EncodeStringMap(request.tags, "tags"));
+  ASSIGN_OR_RETURN(e.attachments, EncodeStringList(request.attachments, "workflow_attachment"));
+  return e;
+}
+
+State StateFromColumn(int64_t value) {
+  if (value < 0 || value >= kStateCount) return State::kUnknown;
+  return static_cast<State>(value);
+}
+
+Result<RunRecord> ReadRun(const Stmt& s) {
+  RunRecord r;
+  r.seq = s.ColumnInt(0);
+  r.id = s.ColumnText(1);
+  r.state = StateFromColumn(s.ColumnInt(2));
+  r.request.workflow_type = s.ColumnText(3);
+  r.request.workflow_type_version = s.ColumnText(4);
+  r.request.workflow_url = s.ColumnText(5);
+  r.request.workflow_params = s.ColumnText(6);
+  r.request.workflow_engine = s.ColumnText(7);
+  r.request.workflow_engine_version = s.ColumnText(8);
+  ASSIGN_OR_RETURN(r.request.workflow_engine_parameters,
+                   DecodeStringMap(s.ColumnText(9), "runs.engine_params"));
+  ASSIGN_OR_RETURN(r.request.tags, DecodeStringMap(s.ColumnText(10), "runs.tags"));
+  ASSIGN_OR_RETURN(r.request.attachments, DecodeStringList(s.ColumnText(11), "runs.attachments"));
+  r.submitted_at = s.ColumnInt(12);
+  r.updated_at = s.ColumnInt(13);
+  r.start_time = s.ColumnOptionalInt(14);
+  r.end_time = s.ColumnOptionalInt(15);
+  r.outputs = s.ColumnIsNull(16) ? "{}" : s.ColumnText(16);
+  ASSIGN_OR_RETURN(r.system_logs, DecodeStringList(s.ColumnText(17), "runs.system_logs"));
+  r.idempotency_key = s.ColumnText(18);
+  r.owner = s.ColumnText(19);
+  r.lease_until = s.ColumnInt(20);
+  return r;
+}
+
+Result<TaskRecord> ReadTask(const Stmt& s, std::string_view run_id) {
+  TaskRecord t;
+  t.run_id = std::string(run_id);
+  t.seq = s.ColumnInt(0);
+  t.id = s.ColumnText(1);
+  t.name = s.ColumnText(2);
+  ASSIGN_OR_RETURN(t.cmd, DecodeStringList(s.ColumnText(3), "tasks.cmd"));
+  t.state = StateFromColumn(s.ColumnInt(4));
+  t.executor = s.ColumnText(5);
+  t.executor_job_id = s.ColumnText(6);
+  if (!s.ColumnIsNull(7)) t.exit_code = static_cast<int>(s.ColumnInt(7));
+  t.start_time = s.ColumnOptionalInt(8);
+  t.end_time = s.ColumnOptionalInt(9);
+  ASSIGN_OR_RETURN(t.system_logs, DecodeStringList(s.ColumnText(10), "tasks.system_logs"));
+  t.created_at = s.ColumnInt(11);
+  t.updated_at = s.ColumnInt(12);
+  return t;
+}
+
+int HistoryTypeCode(std::string_view type) {
+  if (type == "RunStateChanged") return 1;
+  if (type == "TaskStateChanged") return 2;
+  if (type == "TaskCreated") return 3;
+  return 0;
+}
+
+std::string_view HistoryTypeName(int64_t code) {
+  switch (code) {
+    case 1:
+      return "RunStateChanged";
+    case 2:
+      return "TaskStateChanged";
+    case 3:
+      return "TaskCreated";
+    default:
+      return "Unknown";
+  }
+}
+
+}  // namespace sluice::store::sqlite

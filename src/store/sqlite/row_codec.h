@@ -1,0 +1,45 @@
+// Conversions between the store's domain types and SQLite rows: the JSON text columns
+// (string maps and lists, NULL when empty) and whole RunRecord/TaskRecord rows read from a
+// statement whose columns are kRunColumns / kTaskColumns (statements.h).
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "store/run_store.h"
+#include "store/sqlite/connection.h"
+
+namespace sluice::store::sqlite {
+
+// Compact JSON text, or "" (stored as NULL) when empty. kInvalidArgument if a string is not
+// valid UTF-8 (JSON cannot hold it).
+Result<std::string> EncodeStringMap(const StringMap& map, std::string_view what);
+Result<std::string> EncodeStringList(const std::vector<std::string>& list, std::string_view what);
+// Inverse of the above; "" decodes to empty. kInternal if the stored text is malformed.
+Result<StringMap> DecodeStringMap(std::string_view text, std::string_view what);
+Result<std::vector<std::string>> DecodeStringList(std::string_view text, std::string_view what);
+
+// The run's JSON columns, encoded once outside the writer thread.
+struct EncodedRequest {
+  std::string engine_params;
+  std::string tags;
+  std::string attachments;
+};
+Result<EncodedRequest> EncodeRequest(const RunRequest& request);
+
+// The current row of `stmt`, selected with kRunColumns.
+Result<RunRecord> ReadRun(const Stmt& stmt);
+// The current row of `stmt`, selected with kTaskColumns; the run id is not stored in tasks.
+Result<TaskRecord> ReadTask(const Stmt& stmt, std::string_view run_id);
+
+// History event types as stored (see migrations/0001_init.sql).
+int HistoryTypeCode(std::string_view type);
+std::string_view HistoryTypeName(int64_t code);
+
+State StateFromColumn(int64_t value);
+
+}  // namespace sluice::store::sqlite

@@ -1,0 +1,80 @@
+// The SQL text of every statement the SQLite run store runs, in one place so the schema and
+// its queries can be read together (and their query plans checked by tests).
+//
+// Thread-safety: constants.
+#pragma once
+
+namespace sluice::store::sqlite::sql {
+
+// Must match ReadRun / ReadTask (row_codec.cc) column for column.
+#define SLUICE_RUN_COLUMNS                                                                \
+  "seq, id, state, workflow_type, workflow_type_version, workflow_url, workflow_params, " \
+  "workflow_engine, workflow_engine_version, engine_params, tags, attachments, "          \
+  "submitted_at, updated_at, start_time, end_time, outputs, system_logs, "                \
+  "idempotency_key, owner, lease_until"
+#define SLUICE_TASK_COLUMNS                                                       \
+  "seq, id, name, cmd, state, executor, executor_job_id, exit_code, start_time, " \
+  "end_time, system_logs, created_at, updated_at"
+// Repeats the WHERE clause of the runs_active partial index exactly, so SQLite uses it.
+#define SLUICE_RUN_ACTIVE "state NOT IN (5, 6, 7, 8, 10)"
+
+// --- reads (read pool) ---
+inline constexpr char kGetRunStatus[] = "SELECT state FROM runs WHERE id = ?1";
+inline constexpr char kGetRun[] = "SELECT " SLUICE_RUN_COLUMNS " FROM runs WHERE id = ?1";
+inline constexpr char kListRuns[] =
+    "SELECT " SLUICE_RUN_COLUMNS " FROM runs WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2";
+inline constexpr char kCountRunsByState[] =
+    "SELECT state, count FROM run_state_counts WHERE count > 0";
+inline constexpr char kRunSeqById[] = "SELECT seq, state FROM runs WHERE id = ?1";
+inline constexpr char kGetTask[] =
+    "SELECT " SLUICE_TASK_COLUMNS " FROM tasks WHERE run_seq = ?1 AND id = ?2";
+inline constexpr char kListTasks[] = "SELECT " SLUICE_TASK_COLUMNS
+                                     " FROM tasks WHERE run_seq = ?1 AND seq > ?2 "
+                                     "ORDER BY seq LIMIT ?3";
+inline constexpr char kListHistory[] =
+    "SELECT h.seq, t.id, h.type, h.from_state, h.to_state, h.at, h.reason "
+    "FROM history h LEFT JOIN tasks t ON t.seq = h.task_seq "
+    "WHERE h.run_seq = ?1 AND h.seq > ?2 ORDER BY h.seq LIMIT ?3";
+
+// --- writes (writer thread) ---
+inline constexpr char kRunByIdempotencyKey[] =
+    "SELECT " SLUICE_RUN_COLUMNS " FROM runs WHERE idempotency_key = ?1";
+inline constexpr char kInsertRun[] =
+    "INSERT INTO runs (id, state, workflow_type, workflow_type_version, workflow_url, "
+    "workflow_params, workflow_engine, workflow_engine_version, engine_params, tags, "
+    "attachments, submitted_at, updated_at, idempotency_key) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)";
+inline constexpr char kInsertHistory[] =
+    "INSERT INTO history (run_seq, task_seq, type, from_state, to_state, at, reason) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+inline constexpr char kRunForTransition[] =
+    "SELECT seq, state, start_time, end_time, outputs, system_logs, updated_at "
+    "FROM runs WHERE id = ?1";
+inline constexpr char kUpdateRun[] =
+    "UPDATE runs SET state = ?2, updated_at = ?3, start_time = ?4, end_time = ?5, "
+    "outputs = ?6, system_logs = ?7 WHERE seq = ?1";
+inline constexpr char kTaskForTransition[] =
+    "SELECT seq, state, executor_job_id, exit_code, start_time, end_time, system_logs, "
+    "updated_at FROM tasks WHERE run_seq = ?1 AND id = ?2";
+inline constexpr char kTaskExists[] = "SELECT 1 FROM tasks WHERE run_seq = ?1 AND id = ?2";
+inline constexpr char kInsertTask[] =
+    "INSERT INTO tasks (run_seq, id, name, cmd, state, executor, executor_job_id, exit_code, "
+    "start_time, end_time, system_logs, created_at, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+inline constexpr char kUpdateTask[] =
+    "UPDATE tasks SET state = ?2, updated_at = ?3, executor_job_id = ?4, exit_code = ?5, "
+    "start_time = ?6, end_time = ?7, system_logs = ?8 WHERE seq = ?1";
+// RETURNING gives no order guarantee; the caller sorts by seq.
+inline constexpr char kClaimRuns[] =
+    "UPDATE runs SET owner = ?1, lease_until = ?3 WHERE seq IN ("
+    " SELECT seq FROM runs WHERE " SLUICE_RUN_ACTIVE
+    " AND (owner IS NULL OR owner = ?1 OR lease_until < ?2) ORDER BY seq LIMIT ?4) "
+    "RETURNING " SLUICE_RUN_COLUMNS;
+inline constexpr char kRenewLeases[] =
+    "UPDATE runs SET lease_until = ?2 WHERE " SLUICE_RUN_ACTIVE " AND owner = ?1";
+
+#undef SLUICE_RUN_COLUMNS
+#undef SLUICE_TASK_COLUMNS
+#undef SLUICE_RUN_ACTIVE
+
+}  // namespace sluice::store::sqlite::sql

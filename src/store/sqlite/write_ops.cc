@@ -1,0 +1,294 @@
+#include "store/sqlite/write_ops.h"
+
+#include <algorithm>
+#include <string>
+
+#include "store/sqlite/statements.h"
+
+namespace sluice::store::sqlite {
+namespace {
+
+constexpr char kRunStateChanged[] = "RunStateChanged";
+constexpr char kTaskStateChanged[] = "TaskStateChanged";
+constexpr char kTaskCreated[] = "TaskCreated";
+
+int64_t StateValue(State s) { return static_cast<int64_t>(s); }
+
+std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+Status InsertHistory(Connection& db, int64_t run_seq, std::optional<int64_t> task_seq,
+                     std::string_view type, State from, State to, Micros at,
+                     std::string_view reason) {
+  ASSIGN_OR_RETURN(Stmt stmt, db.Prepare(sql::kInsertHistory));
+  RETURN_IF_ERROR(stmt.BindInt(1, run_seq));
+  RETURN_IF_ERROR(stmt.BindOptionalInt(2, task_seq));
+  RETURN_IF_ERROR(stmt.BindInt(3, HistoryTypeCode(type)));
+  RETURN_IF_ERROR(stmt.BindInt(4, StateValue(from)));
+  RETURN_IF_ERROR(stmt.BindInt(5, StateValue(to)));
+  RETURN_IF_ERROR(stmt.BindInt(6, at));
+  RETURN_IF_ERROR(stmt.BindText(7, reason));
+  return stmt.Run();
+}
+
+// `logs` is a stored JSON list ("" when empty); returns it with `line` appended.
+Result<std::string> AppendLog(const std::string& logs, const std::string& line,
+                              std::string_view what) {
+  ASSIGN_OR_RETURN(std::vector<std::string> list, DecodeStringList(logs, what));
+  list.push_back(line);
+  return EncodeStringList(list, what);
+}
+
+// start_time and end_time are set once: the first value given sticks.
+bool FillIfUnset(std::optional<Micros>& field, const std::optional<Micros>& value) {
+  if (field.has_value() || !value.has_value()) return false;
+  field = value;
+  return true;
+}
+
+bool IsEmptyOutputs(std::string_view outputs) { return outputs.empty() || outputs == "{}"; }
+
+struct RunSeqState {
+  int64_t seq;
+  State state;
+};
+
+Result<std::optional<RunSeqState>> FindRun(Connection& db, std::string_view run_id) {
+  ASSIGN_OR_RETURN(Stmt stmt, db.Prepare(sql::kRunSeqById));
+  RETURN_IF_ERROR(stmt.BindText(1, run_id));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return std::optional<RunSeqState>();
+  return std::optional<RunSeqState>(
+      RunSeqState{stmt.ColumnInt(0), StateFromColumn(stmt.ColumnInt(1))});
+}
+
+Status NoSuchRun(std::string_view run_id) {
+  return NotFound("run " + Quote(run_id) + " not found");
+}
+
+}  // namespace
+
+Status CreateRunOp(Connection& db, const NewRun& run, const EncodedRequest& encoded,
+                   CreateRunResult* out) {
+  if (!run.idempotency_key.empty()) {
+    ASSIGN_OR_RETURN(Stmt stmt, db.Prepare(sql::kRunByIdempotencyKey));
+    RETURN_IF_ERROR(stmt.BindText(1, run.idempotency_key));
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (row) {
+      ASSIGN_OR_RETURN(RunRecord existing, ReadRun(stmt));
+      if (!(existing.request == run.request)) {
+        return Conflict("idempotency key " + Quote(run.idempotency_key) +
+                        " was already used for a different request (run " + existing.id + ")");
+      }
+      *out = CreateRunResult{existing.id, false};
+      return Status::Ok();
+    }
+  }
+  ASSIGN_OR_RETURN(std::optional<RunSeqState> existing, FindRun(db, run.id));
+  if (existing.has_value()) return AlreadyExists("run " + Quote(run.id) + " already exists");
+
+  ASSIGN_OR_RETURN(Stmt insert, db.Prepare(sql::kInsertRun));
+  const RunRequest& r = run.request;
+  RETURN_IF_ERROR(insert.BindText(1, run.id));
+  RETURN_IF_ERROR(insert.BindInt(2, StateValue(State::kQueued)));
+  RETURN_IF_ERROR(insert.BindText(3, r.workflow_type));
+  RETURN_IF_ERROR(insert.BindText(4, r.workflow_type_version));
+  RETURN_IF_ERROR(insert.BindText(5, r.workflow_url));
+  RETURN_IF_ERROR(insert.BindText(6, r.workflow_params));
+  RETURN_IF_ERROR(insert.BindText(7, r.workflow_engine));
+  RETURN_IF_ERROR(insert.BindText(8, r.workflow_engine_version));
+  RETURN_IF_ERROR(insert.BindTextOrNull(9, encoded.engine_params));
+  RETURN_IF_ERROR(insert.BindTextOrNull(10, encoded.tags));
+  RETURN_IF_ERROR(insert.BindTextOrNull(11, encoded.attachments));
+  RETURN_IF_ERROR(insert.BindInt(12, run.submitted_at));
+  RETURN_IF_ERROR(insert.BindTextOrNull(13, run.idempotency_key));
+  RETURN_IF_ERROR(insert.Run());
+  int64_t seq = db.LastInsertRowid();
+  RETURN_IF_ERROR(InsertHistory(db, seq, std::nullopt, kRunStateChanged, State::kUnknown,
+                                State::kQueued, run.submitted_at, "submitted"));
+  *out = CreateRunResult{run.id, true};
+  return Status::Ok();
+}
+
+Status TransitionRunOp(Connection& db, const RunTransition& t, TransitionOutcome* out) {
+  ASSIGN_OR_RETURN(Stmt row, db.Prepare(sql::kRunForTransition));
+  RETURN_IF_ERROR(row.BindText(1, t.run_id));
+  ASSIGN_OR_RETURN(bool found, row.Step());
+  if (!found) return NoSuchRun(t.run_id);
+  int64_t seq = row.ColumnInt(0);
+  State from = StateFromColumn(row.ColumnInt(1));
+  std::optional<Micros> start = row.ColumnOptionalInt(2);
+  std::optional<Micros> end = row.ColumnOptionalInt(3);
+  std::string outputs = row.ColumnText(4);
+  std::string logs = row.ColumnText(5);
+  Micros updated_at = row.ColumnInt(6);
+
+  if (t.expected_from.has_value() && *t.expected_from != from) {
+    return Conflict("run " + Quote(t.run_id) + " is " + std::string(StateName(from)) +
+                    ", expected " + std::string(StateName(*t.expected_from)));
+  }
+  bool changed = FillIfUnset(start, t.start_time);
+  changed |= FillIfUnset(end, t.end_time);
+  if (t.to == from) {
+    // Idempotent repeat: only fill in what the row still lacks; no history event.
+    if (IsEmptyOutputs(outputs) && t.outputs.has_value() && !IsEmptyOutputs(*t.outputs)) {
+      outputs = *t.outputs;
+      changed = true;
+    }
+    *out = TransitionOutcome{from, false};
+    if (!changed) return Status::Ok();
+    updated_at = std::max(updated_at, t.at);
+  } else {
+    if (!IsForwardTransition(from, t.to)) {
+      return FailedPrecondition("run " + Quote(t.run_id) + " cannot move from " +
+                                std::string(StateName(from)) + " to " +
+                                std::string(StateName(t.to)));
+    }
+    if (t.outputs.has_value()) outputs = IsEmptyOutputs(*t.outputs) ? "" : *t.outputs;
+    if (t.system_log.has_value()) {
+      ASSIGN_OR_RETURN(logs, AppendLog(logs, *t.system_log, "runs.system_logs"));
+    }
+    updated_at = t.at;
+    *out = TransitionOutcome{from, true};
+  }
+  ASSIGN_OR_RETURN(Stmt update, db.Prepare(sql::kUpdateRun));
+  RETURN_IF_ERROR(update.BindInt(1, seq));
+  RETURN_IF_ERROR(update.BindInt(2, StateValue(t.to)));
+  RETURN_IF_ERROR(update.BindInt(3, updated_at));
+  RETURN_IF_ERROR(update.BindOptionalInt(4, start));
+  RETURN_IF_ERROR(update.BindOptionalInt(5, end));
+  RETURN_IF_ERROR(update.BindTextOrNull(6, outputs));
+  RETURN_IF_ERROR(update.BindTextOrNull(7, logs));
+  RETURN_IF_ERROR(update.Run());
+  if (!out->changed) return Status::Ok();
+  return InsertHistory(db, seq, std::nullopt, kRunStateChanged, from, t.to, t.at, t.reason);
+}
+
+Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& cmd,
+                    const std::string& logs, bool* created) {
+  ASSIGN_OR_RETURN(std::optional<RunSeqState> run, FindRun(db, task.run_id));
+  if (!run.has_value()) return NoSuchRun(task.run_id);
+  {
+    ASSIGN_OR_RETURN(Stmt exists, db.Prepare(sql::kTaskExists));
+    RETURN_IF_ERROR(exists.BindInt(1, run->seq));
+    RETURN_IF_ERROR(exists.BindText(2, task.id));
+    ASSIGN_OR_RETURN(bool row, exists.Step());
+    if (row) {
+      *created = false;
+      return Status::Ok();
+    }
+  }
+  if (IsTerminal(run->state)) {
+    return FailedPrecondition("run " + Quote(task.run_id) + " is " +
+                              std::string(StateName(run->state)) + "; no new tasks");
+  }
+  ASSIGN_OR_RETURN(Stmt insert, db.Prepare(sql::kInsertTask));
+  RETURN_IF_ERROR(insert.BindInt(1, run->seq));
+  RETURN_IF_ERROR(insert.BindText(2, task.id));
+  RETURN_IF_ERROR(insert.BindText(3, task.name));
+  RETURN_IF_ERROR(insert.BindTextOrNull(4, cmd));
+  RETURN_IF_ERROR(insert.BindInt(5, StateValue(task.state)));
+  RETURN_IF_ERROR(insert.BindText(6, task.executor));
+  RETURN_IF_ERROR(insert.BindTextOrNull(7, task.executor_job_id));
+  RETURN_IF_ERROR(insert.BindOptionalInt(
+      8, task.exit_code.has_value() ? std::optional<int64_t>(*task.exit_code) : std::nullopt));
+  RETURN_IF_ERROR(insert.BindOptionalInt(9, task.start_time));
+  RETURN_IF_ERROR(insert.BindOptionalInt(10, task.end_time));
+  RETURN_IF_ERROR(insert.BindTextOrNull(11, logs));
+  RETURN_IF_ERROR(insert.BindInt(12, task.created_at));
+  RETURN_IF_ERROR(insert.BindInt(13, std::max(task.updated_at, task.created_at)));
+  RETURN_IF_ERROR(insert.Run());
+  int64_t task_seq = db.LastInsertRowid();
+  RETURN_IF_ERROR(InsertHistory(db, run->seq, task_seq, kTaskCreated, State::kUnknown, task.state,
+                                task.created_at, "created"));
+  *created = true;
+  return Status::Ok();
+}
+
+Status TransitionTaskOp(Connection& db, const TaskTransition& t, TransitionOutcome* out) {
+  ASSIGN_OR_RETURN(std::optional<RunSeqState> run, FindRun(db, t.run_id));
+  if (!run.has_value()) return NoSuchRun(t.run_id);
+  ASSIGN_OR_RETURN(Stmt row, db.Prepare(sql::kTaskForTransition));
+  RETURN_IF_ERROR(row.BindInt(1, run->seq));
+  RETURN_IF_ERROR(row.BindText(2, t.task_id));
+  ASSIGN_OR_RETURN(bool found, row.Step());
+  std::string name = Quote(std::string(t.run_id) + "/" + t.task_id);
+  if (!found) return NotFound("task " + name + " not found");
+  int64_t seq = row.ColumnInt(0);
+  State from = StateFromColumn(row.ColumnInt(1));
+  std::string job_id = row.ColumnText(2);
+  std::optional<int64_t> exit_code = row.ColumnOptionalInt(3);
+  std::optional<Micros> start = row.ColumnOptionalInt(4);
+  std::optional<Micros> end = row.ColumnOptionalInt(5);
+  std::string logs = row.ColumnText(6);
+  Micros updated_at = row.ColumnInt(7);
+
+  bool changed = FillIfUnset(start, t.start_time);
+  changed |= FillIfUnset(end, t.end_time);
+  if (t.to == from) {
+    // Idempotent repeat: a late event may still add what an earlier one lacked.
+    if (job_id.empty() && t.executor_job_id.has_value() && !t.executor_job_id->empty()) {
+      job_id = *t.executor_job_id;
+      changed = true;
+    }
+    if (!exit_code.has_value() && t.exit_code.has_value()) {
+      exit_code = *t.exit_code;
+      changed = true;
+    }
+    *out = TransitionOutcome{from, false};
+    if (!changed) return Status::Ok();
+    updated_at = std::max(updated_at, t.at);
+  } else {
+    if (!IsForwardTransition(from, t.to)) {
+      return FailedPrecondition("task " + name + " cannot move from " +
+                                std::string(StateName(from)) + " to " +
+                                std::string(StateName(t.to)));
+    }
+    if (t.executor_job_id.has_value()) job_id = *t.executor_job_id;
+    if (t.exit_code.has_value()) exit_code = *t.exit_code;
+    if (t.system_log.has_value()) {
+      ASSIGN_OR_RETURN(logs, AppendLog(logs, *t.system_log, "tasks.system_logs"));
+    }
+    updated_at = t.at;
+    *out = TransitionOutcome{from, true};
+  }
+  ASSIGN_OR_RETURN(Stmt update, db.Prepare(sql::kUpdateTask));
+  RETURN_IF_ERROR(update.BindInt(1, seq));
+  RETURN_IF_ERROR(update.BindInt(2, StateValue(t.to)));
+  RETURN_IF_ERROR(update.BindInt(3, updated_at));
+  RETURN_IF_ERROR(update.BindTextOrNull(4, job_id));
+  RETURN_IF_ERROR(update.BindOptionalInt(5, exit_code));
+  RETURN_IF_ERROR(update.BindOptionalInt(6, start));
+  RETURN_IF_ERROR(update.BindOptionalInt(7, end));
+  RETURN_IF_ERROR(update.BindTextOrNull(8, logs));
+  RETURN_IF_ERROR(update.Run());
+  if (!out->changed) return Status::Ok();
+  return InsertHistory(db, run->seq, seq, kTaskStateChanged, from, t.to, t.at, t.reason);
+}
+
+Status ClaimRunsOp(Connection& db, const ClaimRequest& req, std::vector<RunRecord>* out) {
+  ASSIGN_OR_RETURN(Stmt claim, db.Prepare(sql::kClaimRuns));
+  RETURN_IF_ERROR(claim.BindText(1, req.owner));
+  RETURN_IF_ERROR(claim.BindInt(2, req.now));
+  RETURN_IF_ERROR(claim.BindInt(3, req.lease_until));
+  RETURN_IF_ERROR(claim.BindInt(4, req.limit));
+  std::vector<RunRecord> runs;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, claim.Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(RunRecord run, ReadRun(claim));
+    runs.push_back(std::move(run));
+  }
+  std::sort(runs.begin(), runs.end(),
+            [](const RunRecord& a, const RunRecord& b) { return a.seq < b.seq; });
+  *out = std::move(runs);
+  return Status::Ok();
+}
+
+Status RenewLeasesOp(Connection& db, std::string_view owner, Micros lease_until) {
+  ASSIGN_OR_RETURN(Stmt renew, db.Prepare(sql::kRenewLeases));
+  RETURN_IF_ERROR(renew.BindText(1, owner));
+  RETURN_IF_ERROR(renew.BindInt(2, lease_until));
+  return renew.Run();
+}
+
+}  // namespace sluice::store::sqlite
