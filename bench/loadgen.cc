@@ -1,7 +1,7 @@
 // loadgen: a small HTTP/1.1 load generator for Sluice's benchmarks.
 //
-//   loadgen --url http://127.0.0.1:8080/ga4gh/wes/v1/runs --method POST \
-//           --body-file run.json --content-type application/json \
+//   loadgen --url http://127.0.0.1:8080/ga4gh/wes/v1/runs --method POST
+//           --body-file run.json --content-type application/json
 //           --connections 32 --duration 10 [--rate 2000]
 //
 // Without --rate it is closed-loop (each connection sends as soon as the previous answer

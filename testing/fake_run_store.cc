@@ -261,6 +261,7 @@ Result<std::vector<RunRecord>> FakeRunStore::ClaimRuns(const ClaimRequest& req) 
     if (static_cast<int>(claimed.size()) >= req.limit) break;
     if (IsTerminal(run.state)) continue;
     if (!run.owner.empty() && run.owner != req.owner && run.lease_until >= req.now) continue;
+    if (!req.include_owned && run.owner == req.owner) continue;
     run.owner = req.owner;
     run.lease_until = req.lease_until;
     claimed.push_back(run);

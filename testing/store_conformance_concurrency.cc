@@ -169,6 +169,22 @@ TEST_P(RunStoreConformanceTest, ClaimRunsTakesOldestFirstUpToLimit) {
   EXPECT_TRUE(none.empty());
 }
 
+TEST_P(RunStoreConformanceTest, ClaimWithoutOwnedSkipsRunsTheOwnerHolds) {
+  for (int i = 0; i < 5; ++i) ASSERT_OK(store().CreateRun(MakeRun(RunId(i))));
+  ASSERT_OK(store().ClaimRuns({"A", 100, 200, 2}));
+  ClaimRequest more{"A", 120, 300, 2};
+  more.include_owned = false;
+  ASSERT_OK_AND_ASSIGN(auto next, store().ClaimRuns(more));
+  EXPECT_EQ(Ids(next), (std::vector<std::string>{RunId(2), RunId(3)}));
+  ASSERT_OK_AND_ASSIGN(RunRecord r0, store().GetRun(RunId(0)));
+  EXPECT_EQ(r0.lease_until, 200) << "a run already held is neither returned nor renewed";
+  // An expired lease of another owner is still taken over.
+  ClaimRequest b{"B", 250, 400, 10};
+  b.include_owned = false;
+  ASSERT_OK_AND_ASSIGN(auto taken, store().ClaimRuns(b));
+  EXPECT_EQ(Ids(taken), (std::vector<std::string>{RunId(0), RunId(1), RunId(4)}));
+}
+
 TEST_P(RunStoreConformanceTest, LeasesBlockOtherOwnersUntilTheyExpire) {
   for (int i = 0; i < 5; ++i) ASSERT_OK(store().CreateRun(MakeRun(RunId(i))));
   ASSERT_OK(store().ClaimRuns({"A", 100, 200, 3}));

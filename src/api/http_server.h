@@ -26,7 +26,7 @@ struct HttpOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0 picks a free port
   int io_threads = 2;
-  int blocking_threads = 32;
+  int blocking_threads = 64;
   int64_t max_body_bytes = 64 << 20;  // larger bodies get 413
   std::string service_name = "Sluice";
   std::string version = "0.1.0";

@@ -1,5 +1,6 @@
 #include "common/ids.h"
 
+#include <chrono>
 #include <cstdio>
 
 namespace sluice {
@@ -11,13 +12,16 @@ RandomIdGenerator::RandomIdGenerator() {
 }
 
 std::string RandomIdGenerator::NewId() {
-  uint64_t hi, lo;
+  uint64_t rand_a, lo;
   {
     MutexLock lock(mu_);
-    hi = rng_();
+    rand_a = rng_();
     lo = rng_();
   }
-  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  auto ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+  uint64_t hi = (ms << 16) | 0x7000ULL | (rand_a & 0x0fffULL);  // version 7
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
   char buf[40];
   std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),

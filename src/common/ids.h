@@ -13,10 +13,13 @@ namespace sluice {
 class IdGenerator {
  public:
   virtual ~IdGenerator() = default;
-  // A new globally unique id (a lowercase RFC 4122 version-4 UUID for the real one).
+  // A new globally unique id (a lowercase RFC 9562 version-7 UUID for the real one).
   virtual std::string NewId() = 0;
 };
 
+// Version-7 UUIDs: 48 bits of Unix time in milliseconds, then 74 random bits. Ids made close
+// in time sort close together, so the store's id index grows at its end instead of touching
+// random pages on every insert (and ids sort roughly by creation time for people too).
 class RandomIdGenerator final : public IdGenerator {
  public:
   RandomIdGenerator();

@@ -75,10 +75,15 @@ Result<std::string> ReplicaId(const ServeConfig& config, IdGenerator& ids) {
   return id;
 }
 
-std::string SelfExe() {
+// The program that wraps each task: the lean `sluice-task-wrapper` installed next to this
+// binary, or this binary itself (`sluice __task-wrapper`) when that one is missing.
+std::string WrapperExe() {
   std::error_code ec;
-  auto p = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("sluice") : p.string();
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "sluice";
+  fs::path lean = self.parent_path() / "sluice-task-wrapper";
+  if (::access(lean.c_str(), X_OK) == 0) return lean.string();
+  return self.string();
 }
 
 int Fail(const Status& st) {
@@ -121,7 +126,8 @@ int Serve(const ServeConfig& config) {
     return Fail(InvalidArgument("store: \"" + config.store +
                                 "\" is not supported by this build (supported: sqlite)"));
   }
-  auto store = store::sqlite::SqliteRunStore::Open(data_dir + "/sluice.db", {});
+  store::sqlite::SqliteOptions store_options;
+  auto store = store::sqlite::SqliteRunStore::Open(data_dir + "/sluice.db", store_options);
   if (!store.ok()) return Fail(store.status());
 
   engine::DriverRegistry drivers;
@@ -129,7 +135,7 @@ int Serve(const ServeConfig& config) {
 
   EventRelay relay;
   exec::local::LocalExecutorOptions exec_options;
-  exec_options.wrapper_exe = SelfExe();
+  exec_options.wrapper_exe = WrapperExe();
   exec_options.cancel_grace =
       static_cast<Micros>(config.cancel_grace_seconds * static_cast<double>(kMicrosPerSecond));
   auto executor = exec::local::LocalExecutor::Create(relay, clock, exec_options);

@@ -21,7 +21,7 @@ Scheduler::Scheduler(store::RunStore& store, const engine::DriverRegistry& drive
 Scheduler::~Scheduler() { Stop(); }
 
 Status Scheduler::Start() {
-  RETURN_IF_ERROR(ClaimAndAdopt());
+  RETURN_IF_ERROR(ClaimAndAdopt(/*include_owned=*/true));
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     threads_.emplace_back([this] { WorkerLoop(); });
   }
@@ -97,14 +97,14 @@ void Scheduler::TickerLoop() {
       if (stopping_) return;
       claim_requested_ = false;
     }
-    Status st = ClaimAndAdopt();
+    Status st = ClaimAndAdopt(/*include_owned=*/false);
     if (!st.ok()) spdlog::warn("scheduler: claim failed: {}", st.ToString());
     st = store_.RenewLeases(options_.owner, clock_.Now() + options_.lease_duration);
     if (!st.ok()) spdlog::warn("scheduler: lease renewal failed: {}", st.ToString());
   }
 }
 
-Status Scheduler::ClaimAndAdopt() {
+Status Scheduler::ClaimAndAdopt(bool include_owned) {
   size_t active;
   {
     MutexLock lock(mu_);
@@ -115,8 +115,9 @@ Status Scheduler::ClaimAndAdopt() {
   req.owner = options_.owner;
   req.now = clock_.Now();
   req.lease_until = req.now + options_.lease_duration;
-  // Our own runs come back too (oldest first), so ask for room beyond them.
-  req.limit = options_.max_active_runs;
+  req.include_owned = include_owned;
+  req.limit = include_owned ? options_.max_active_runs
+                            : options_.max_active_runs - static_cast<int>(active);
   ASSIGN_OR_RETURN(std::vector<store::RunRecord> runs, store_.ClaimRuns(req));
   for (const auto& run : runs) {
     {

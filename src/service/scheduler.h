@@ -67,7 +67,8 @@ class Scheduler final : public RunWaker, public exec::EventSink {
   void WorkerLoop();
   void TickerLoop();
   // Claims runs up to max_active_runs; adopts the new ones (re-attaching their tasks).
-  Status ClaimAndAdopt();
+  // `include_owned` (at start) also takes back the runs this replica held before a restart.
+  Status ClaimAndAdopt(bool include_owned);
   Status Adopt(const store::RunRecord& run);
   void ProcessRun(const std::string& run_id);
   Status ProcessRunOnce(const std::string& run_id);

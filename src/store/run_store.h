@@ -182,6 +182,10 @@ struct ClaimRequest {
   Micros now = 0;
   Micros lease_until = 0;
   int limit = 100;
+  // true: also return (and renew) runs `owner` holds already, as a restarted replica needs.
+  // false: only runs that are unowned or whose lease expired, as a running replica asks for
+  // more work without re-reading what it drives.
+  bool include_owned = true;
 };
 
 class RunStore {
@@ -215,7 +219,8 @@ class RunStore {
   virtual Result<HistoryPage> ListHistory(const HistoryQuery& query) = 0;
 
   // Takes (or renews) the lease on up to `limit` non-terminal runs that are unowned, owned
-  // by `owner` already, or whose lease expired before `now`, oldest first. Returns them.
+  // by `owner` already (only if req.include_owned), or whose lease expired before `now`,
+  // oldest first. Returns them.
   virtual Result<std::vector<RunRecord>> ClaimRuns(const ClaimRequest& req) = 0;
   // Extends every lease `owner` holds on a non-terminal run.
   virtual Status RenewLeases(std::string_view owner, Micros lease_until) = 0;

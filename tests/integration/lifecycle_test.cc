@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -13,9 +14,11 @@
 namespace sluice::testing {
 namespace {
 
-// Processes whose command line mentions `needle` (the wrapper's argv holds the task dir).
+// Tasks whose wrapper is alive and whose command line mentions `needle` (the wrapper's argv
+// holds the task dir). Counted by task dir: between fork and exec, a wrapper's child still
+// shows the wrapper's command line, and must not count as a second task.
 int CountProcesses(const std::string& needle) {
-  int n = 0;
+  std::set<std::string> task_dirs;
   DIR* proc = opendir("/proc");
   if (!proc) return -1;
   while (dirent* e = readdir(proc)) {
@@ -27,12 +30,14 @@ int CountProcesses(const std::string& needle) {
     for (auto& c : cmd) {
       if (c == '\0') c = ' ';
     }
-    if (cmd.find(needle) != std::string::npos && cmd.find("__task-wrapper") != std::string::npos) {
-      ++n;
+    size_t at = cmd.find(needle);
+    if (at != std::string::npos && cmd.find("__task-wrapper") != std::string::npos) {
+      size_t dir_start = cmd.rfind(' ', at) + 1;
+      task_dirs.insert(cmd.substr(dir_start, cmd.find(' ', at) - dir_start));
     }
   }
   closedir(proc);
-  return n;
+  return static_cast<int>(task_dirs.size());
 }
 
 TEST(Lifecycle, MockRunCompletesWithRealTasksAndLogs) {

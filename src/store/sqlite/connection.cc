@@ -149,6 +149,14 @@ Result<Stmt> Connection::Prepare(std::string_view sql) {
   return Stmt(stmt, db_);
 }
 
+Result<Stmt> Connection::Prepare(const char* static_sql) {
+  auto it = by_address_.find(static_sql);
+  if (it != by_address_.end()) return Stmt(it->second, db_);
+  ASSIGN_OR_RETURN(Stmt stmt, Prepare(std::string_view(static_sql)));
+  by_address_.emplace(static_sql, statements_.at(std::string(static_sql)));
+  return stmt;
+}
+
 bool Connection::InAutocommit() const { return sqlite3_get_autocommit(db_) != 0; }
 
 int64_t Connection::LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }

@@ -84,6 +84,9 @@ class Connection {
   // Returns the cached statement for `sql`, preparing it on first use. `sql` must be a
   // single statement.
   Result<Stmt> Prepare(std::string_view sql);
+  // The same for SQL text with static storage (a literal or a sql:: constant), cached by its
+  // address: the hot path, which needs no string copy or hash of the text.
+  Result<Stmt> Prepare(const char* static_sql);
 
   // True if no transaction is open (SQLite rolls back by itself on some errors).
   bool InAutocommit() const;
@@ -95,6 +98,7 @@ class Connection {
 
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  std::unordered_map<const char*, sqlite3_stmt*> by_address_;  // into statements_
 };
 
 }  // namespace sluice::store::sqlite

@@ -4,6 +4,16 @@
 #include <utility>
 
 namespace sluice::store::sqlite {
+namespace {
+constexpr char kSavepoint[] = "SAVEPOINT w";
+constexpr char kRelease[] = "RELEASE w";
+}  // namespace
+
+// Runs one cached statement that returns no rows.
+Status GroupCommitWriter::Step(const char* static_sql) {
+  ASSIGN_OR_RETURN(Stmt stmt, db_->Prepare(static_sql));
+  return stmt.Run();
+}
 
 GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Connection> db, int max_batch)
     : db_(std::move(db)), max_batch_(max_batch < 1 ? 1 : max_batch), thread_([this] { Loop(); }) {}
@@ -19,13 +29,17 @@ GroupCommitWriter::~GroupCommitWriter() {
 
 Status GroupCommitWriter::Submit(Write write) {
   std::future<Status> done;
+  bool was_empty;
   {
     MutexLock lock(mu_);
     if (stopping_) return Unavailable("run store is shutting down");
+    was_empty = queue_.empty();
     Pending& p = queue_.emplace_back(Pending{std::move(write), {}});
     done = p.done.get_future();
   }
-  cv_.notify_all();
+  // Only the writer waits on cv_, and it re-checks the queue before sleeping: one wake-up
+  // per batch is enough, not one system call per write.
+  if (was_empty) cv_.notify_all();
   return done.get();
 }
 
@@ -72,7 +86,7 @@ void GroupCommitWriter::Loop() {
 }
 
 Status GroupCommitWriter::RunInSavepoint(Pending& p) {
-  RETURN_IF_ERROR(db_->Exec("SAVEPOINT w"));
+  RETURN_IF_ERROR(Step(kSavepoint));
   Status st;
   try {
     st = p.write(*db_);
@@ -82,7 +96,7 @@ Status GroupCommitWriter::RunInSavepoint(Pending& p) {
     st = Internal("run store write threw a non-standard exception");
   }
   if (st.ok()) {
-    st = db_->Exec("RELEASE w");
+    st = Step(kRelease);
     if (st.ok()) return st;
   }
   // Some errors (disk full, I/O) make SQLite roll back the whole transaction; the caller

@@ -64,6 +64,7 @@ class GroupCommitWriter {
   // Runs one batch in one transaction; returns one Status per write.
   std::vector<Status> RunBatch(std::vector<Pending>& batch);
   Status RunInSavepoint(Pending& p);
+  Status Step(const char* static_sql);
 
   std::unique_ptr<Connection> db_;  // used by the writer thread only
   const int max_batch_;

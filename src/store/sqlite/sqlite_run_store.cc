@@ -49,9 +49,10 @@ Status NoSuchRun(std::string_view run_id) {
 Result<std::unique_ptr<SqliteRunStore>> SqliteRunStore::Open(const std::string& db_path,
                                                              SqliteOptions options) {
   ConnectionOptions conn_options;
-  conn_options.cache_size_kib = options.cache_size_kib;
+  conn_options.cache_size_kib = options.writer_cache_size_kib;
   conn_options.busy_timeout_ms = options.busy_timeout_ms;
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> write_conn, Connection::Open(db_path, conn_options));
+  conn_options.cache_size_kib = options.cache_size_kib;
   RETURN_IF_ERROR(ConfigureWriter(*write_conn, db_path));
   RETURN_IF_ERROR(ApplyMigrations(*write_conn, EmbeddedMigrations()).WithPrefix(db_path));
   ASSIGN_OR_RETURN(std::unique_ptr<ReadPool> readers,

@@ -24,8 +24,11 @@ struct SqliteOptions {
   int max_batch_size = 256;
   // Read-only connections in the pool (concurrent reads).
   int read_connections = 4;
-  // Page cache limit per connection, in KiB: bounds memory whatever the database size.
+  // Page cache limit per read connection, in KiB: bounds memory whatever the database size.
   int cache_size_kib = 2048;
+  // Page cache of the one write connection, in KiB. Larger, because every insert walks the
+  // right edge of each index and a batch should find those pages in memory.
+  int writer_cache_size_kib = 16384;
   // How long a connection waits for a lock held by another process before failing (kIo).
   int busy_timeout_ms = 5000;
 };

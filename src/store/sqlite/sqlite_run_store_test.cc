@@ -432,8 +432,10 @@ TEST_F(SqliteRunStoreTest, HotQueriesUseIndexes) {
   std::string claim = QueryPlan(sql::kClaimRuns);
   EXPECT_NE(claim.find("runs_active"), std::string::npos) << claim;
   EXPECT_EQ(claim.find("SCAN runs\n"), std::string::npos) << claim;
+  std::string claim_free = QueryPlan(sql::kClaimFreeRuns);
+  EXPECT_NE(claim_free.find("runs_active"), std::string::npos) << claim_free;
   std::string renew = QueryPlan(sql::kRenewLeases);
-  EXPECT_NE(renew.find("runs_active"), std::string::npos) << renew;
+  EXPECT_NE(renew.find("runs_active_by_owner (owner=?)"), std::string::npos) << renew;
   EXPECT_NE(QueryPlan(sql::kListTasks).find("tasks_by_run"), std::string::npos);
   EXPECT_NE(QueryPlan(sql::kListHistory).find("history_by_run"), std::string::npos);
   std::string counts = QueryPlan(sql::kCountRunsByState);

@@ -70,6 +70,11 @@ inline constexpr char kClaimRuns[] =
     " SELECT seq FROM runs WHERE " SLUICE_RUN_ACTIVE
     " AND (owner IS NULL OR owner = ?1 OR lease_until < ?2) ORDER BY seq LIMIT ?4) "
     "RETURNING " SLUICE_RUN_COLUMNS;
+inline constexpr char kClaimFreeRuns[] =
+    "UPDATE runs SET owner = ?1, lease_until = ?3 WHERE seq IN ("
+    " SELECT seq FROM runs WHERE " SLUICE_RUN_ACTIVE
+    " AND (owner IS NULL OR (owner <> ?1 AND lease_until < ?2)) ORDER BY seq LIMIT ?4) "
+    "RETURNING " SLUICE_RUN_COLUMNS;
 inline constexpr char kRenewLeases[] =
     "UPDATE runs SET lease_until = ?2 WHERE " SLUICE_RUN_ACTIVE " AND owner = ?1";
 

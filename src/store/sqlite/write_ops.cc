@@ -266,7 +266,8 @@ Status TransitionTaskOp(Connection& db, const TaskTransition& t, TransitionOutco
 }
 
 Status ClaimRunsOp(Connection& db, const ClaimRequest& req, std::vector<RunRecord>* out) {
-  ASSIGN_OR_RETURN(Stmt claim, db.Prepare(sql::kClaimRuns));
+  ASSIGN_OR_RETURN(Stmt claim,
+                   db.Prepare(req.include_owned ? sql::kClaimRuns : sql::kClaimFreeRuns));
   RETURN_IF_ERROR(claim.BindText(1, req.owner));
   RETURN_IF_ERROR(claim.BindInt(2, req.now));
   RETURN_IF_ERROR(claim.BindInt(3, req.lease_until));

@@ -49,6 +49,8 @@ CREATE UNIQUE INDEX runs_by_idempotency_key ON runs (idempotency_key)
 -- small however many finished runs the table holds. Queries must repeat this exact WHERE
 -- clause for SQLite to use the index.
 CREATE INDEX runs_active ON runs (seq) WHERE state NOT IN (5, 6, 7, 8, 10);
+-- A replica's own active runs (lease renewal) without reading every queued run.
+CREATE INDEX runs_active_by_owner ON runs (owner) WHERE state NOT IN (5, 6, 7, 8, 10);
 
 -- Tasks of a run. seq is the rowid (creation order); the task id is unique per run.
 CREATE TABLE tasks (
