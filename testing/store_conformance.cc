@@ -4,8 +4,12 @@
 
 #include <stdlib.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <vector>
 
 #include "testing/store_conformance_util.h"
@@ -142,6 +146,132 @@ TEST_P(RunStoreConformanceTest, RunsWithoutOrWithDistinctKeysAreNeverDeduplicate
   EXPECT_TRUE(a.created && b.created && c.created && d.created);
   ASSERT_OK_AND_ASSIGN(auto counts, store().CountRunsByState());
   EXPECT_EQ(counts[State::kQueued], 4);
+}
+
+// CreateRunAsync: what CreateRun would return, delivered once, once the run is durable.
+
+namespace {
+
+// Collects the callbacks of CreateRunAsync calls and waits for them (no sleeps).
+class AsyncCreates {
+ public:
+  // `check`, if set, runs inside the callback (on the store's thread, before `done` returns).
+  void Start(RunStore& store, const NewRun& run,
+             std::function<void(const Result<CreateRunResult>&)> check = nullptr) {
+    size_t slot;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      slot = results_.size();
+      results_.emplace_back(Status(Internal("not called")));
+      calls_.push_back(0);
+    }
+    store.CreateRunAsync(run, [this, slot, check](Result<CreateRunResult> r) {
+      if (check) check(r);
+      std::lock_guard<std::mutex> lock(mu_);
+      results_[slot] = std::move(r);
+      if (++calls_[slot] == 1) ++finished_;
+      cv_.notify_all();
+    });
+  }
+  // Waits for every started call and returns their results in start order.
+  std::vector<Result<CreateRunResult>> Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return finished_ == results_.size(); });
+    return results_;
+  }
+  // How often each call's callback ran so far.
+  std::vector<int> Calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Result<CreateRunResult>> results_;
+  std::vector<int> calls_;
+  size_t finished_ = 0;
+};
+
+}  // namespace
+
+TEST_P(RunStoreConformanceTest, CreateRunAsyncCallsBackOnceWithTheRunAlreadyVisible) {
+  AsyncCreates creates;
+  std::atomic<bool> visible_in_callback{false};
+  creates.Start(store(), MakeRun("r1", 100), [&](const Result<CreateRunResult>&) {
+    Result<RunStatusRow> row = store().GetRunStatus("r1");
+    visible_in_callback = row.ok() && row->state == State::kQueued;
+  });
+  std::vector<Result<CreateRunResult>> results = creates.Wait();
+  ASSERT_OK(results[0]);
+  EXPECT_EQ(results[0]->run_id, "r1");
+  EXPECT_TRUE(results[0]->created);
+  EXPECT_TRUE(visible_in_callback.load());
+  ASSERT_OK_AND_ASSIGN(RunRecord run, store().GetRun("r1"));
+  EXPECT_EQ(run.request, SampleRequest());
+  ASSERT_OK_AND_ASSIGN(HistoryPage history, store().ListHistory({"r1", 100, std::nullopt}));
+  EXPECT_EQ(history.events.size(), 1u);
+  // A later write goes through the same queue: a second callback would have run by now.
+  ASSERT_OK(store().CreateRun(MakeRun("r2")));
+  EXPECT_EQ(creates.Calls(), std::vector<int>{1});
+}
+
+TEST_P(RunStoreConformanceTest, CreateRunAsyncDeliversErrorsLikeCreateRun) {
+  ASSERT_OK(store().CreateRun(MakeRun("taken", 100, "k")));
+  NewRun conflicting = MakeRun("other", 200, "k");
+  conflicting.request.tags["user"] = "bob";
+  AsyncCreates creates;
+  creates.Start(store(), MakeRun(""));
+  creates.Start(store(), MakeRun("taken"));
+  creates.Start(store(), conflicting);
+  std::vector<Result<CreateRunResult>> results = creates.Wait();
+  EXPECT_CODE(results[0], kInvalidArgument);
+  EXPECT_CODE(results[1], kAlreadyExists);
+  EXPECT_CODE(results[2], kConflict);
+  EXPECT_CODE(store().GetRun("other"), kNotFound);
+  ASSERT_OK_AND_ASSIGN(auto counts, store().CountRunsByState());
+  EXPECT_EQ(counts, (std::map<State, int64_t>{{State::kQueued, 1}}));
+  EXPECT_EQ(creates.Calls(), (std::vector<int>{1, 1, 1}));
+}
+
+TEST_P(RunStoreConformanceTest, CreateRunAsyncIdempotencyKeyBehavesLikeCreateRun) {
+  AsyncCreates first;
+  first.Start(store(), MakeRun("first", 100, "k"));
+  std::vector<Result<CreateRunResult>> firsts = first.Wait();
+  ASSERT_OK(firsts[0]);
+  // Async after async, and sync after async, both find the first run.
+  AsyncCreates again;
+  again.Start(store(), MakeRun("second", 200, "k"));
+  std::vector<Result<CreateRunResult>> results = again.Wait();
+  ASSERT_OK(results[0]);
+  EXPECT_EQ(results[0]->run_id, "first");
+  EXPECT_FALSE(results[0]->created);
+  ASSERT_OK_AND_ASSIGN(CreateRunResult sync, store().CreateRun(MakeRun("third", 300, "k")));
+  EXPECT_EQ(sync.run_id, "first");
+  EXPECT_FALSE(sync.created);
+  EXPECT_CODE(store().GetRun("second"), kNotFound);
+  ASSERT_OK_AND_ASSIGN(RunPage page, store().ListRuns({}));
+  EXPECT_EQ(page.runs.size(), 1u);
+}
+
+TEST_P(RunStoreConformanceTest, ManyCreateRunAsyncInFlightAllLand) {
+  // Same key twice in one burst: whichever lands first is the run, the other finds it.
+  constexpr int kRuns = 200;
+  AsyncCreates creates;
+  for (int i = 0; i < kRuns; ++i) creates.Start(store(), MakeRun(RunId(i), 100 + i));
+  creates.Start(store(), MakeRun("keyed-a", 1, "dup"));
+  creates.Start(store(), MakeRun("keyed-b", 1, "dup"));
+  std::vector<Result<CreateRunResult>> results = creates.Wait();
+  for (int i = 0; i < kRuns; ++i) {
+    ASSERT_OK(results[i]);
+    EXPECT_TRUE(results[i]->created);
+  }
+  ASSERT_OK(results[kRuns]);
+  ASSERT_OK(results[kRuns + 1]);
+  EXPECT_EQ(results[kRuns]->run_id, results[kRuns + 1]->run_id);
+  EXPECT_NE(results[kRuns]->created, results[kRuns + 1]->created);
+  ASSERT_OK_AND_ASSIGN(auto counts, store().CountRunsByState());
+  EXPECT_EQ(counts, (std::map<State, int64_t>{{State::kQueued, kRuns + 1}}));
 }
 
 TEST_P(RunStoreConformanceTest, UnknownRunIsNotFoundEverywhere) {

@@ -5,6 +5,9 @@
 // read, handle, write, then read the next one (bytes of a pipelined next request wait in the
 // session's buffer), so responses always go out in request order. Handlers marked blocking
 // run on a separate thread pool; their response is posted back to the session's strand.
+// A route's asynchronous start (POST /runs without attachments) runs on the strand and
+// answers later through a Responder, which posts the reply to the strand from whichever
+// thread finished the work (the store's writer): no thread waits on the fsync.
 // Responses are serialised by hand into a reused header string plus the body, written with
 // one gather write.
 #include "api/http_server.h"
@@ -114,6 +117,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void OnBody(beast::error_code ec, size_t);
   void Handle();
   void RunHandler(const Route& route, const PathParams& params);
+  StartOutcome StartHandler(const Route& route, const PathParams& params);
+  void LogIfServerError(std::string_view pattern);
   void Respond();
   void OnWrite(beast::error_code ec, size_t);
   void SendFileChunk();
@@ -132,6 +137,7 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpRequest req_;
   HttpResponse res_;
   std::string head_;
+  std::string_view route_pattern_;  // static storage
   bool keep_alive_ = true;
   bool head_only_ = false;
   bool idle_ = false;
@@ -175,6 +181,15 @@ class ServerImpl final : public HttpServer {
   }
   bool stopping() const { return stopping_.load(std::memory_order_relaxed); }
 
+  // Brackets an asynchronous handler until its reply is posted, from any thread.
+  void BeginAsync() { async_in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  void EndAsync() {
+    if (async_in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(sessions_mu_);
+      sessions_cv_.notify_all();
+    }
+  }
+
  private:
   void Accept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
@@ -183,6 +198,8 @@ class ServerImpl final : public HttpServer {
   std::mutex sessions_mu_;
   std::condition_variable sessions_cv_;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  // Asynchronous handlers whose reply is not posted yet (see Session::StartHandler).
+  std::atomic<int> async_in_flight_{0};
 
   HttpOptions options_;
   ApiContext ctx_;
@@ -325,6 +342,16 @@ void Session::Handle() {
     }
     return Respond();
   }
+  if (m.route->start != nullptr) {
+    switch (StartHandler(*m.route, m.params)) {
+      case StartOutcome::kDone:
+        return Respond();
+      case StartOutcome::kPending:
+        return;  // the Responder posts the reply to the strand
+      case StartOutcome::kBlocking:
+        break;
+    }
+  }
   if (!m.route->blocking) {
     RunHandler(*m.route, m.params);
     return Respond();
@@ -336,6 +363,49 @@ void Session::Handle() {
   });
 }
 
+StartOutcome Session::StartHandler(const Route& route, const PathParams& params) {
+  // The reply may come from a store thread. It only posts to our strand, and the session
+  // reads nothing more until then (its buffer holds any pipelined request), so responses
+  // stay in request order. The server counts the reply as in flight until it has posted, so
+  // Stop() keeps the io_context alive for it.
+  server_.BeginAsync();
+  Responder respond = [self = shared_from_this()](Reply reply) {
+    ServerImpl& server = self->server_;
+    net::post(self->executor(), [self, reply = std::move(reply)] {
+      try {
+        reply(self->res_);
+      } catch (const std::exception& e) {
+        self->res_.Reset();
+        SetError(self->res_, 500, std::string("internal error: ") + e.what());
+      }
+      self->LogIfServerError(self->route_pattern_);
+      self->Respond();
+    });
+    server.EndAsync();
+  };
+  StartOutcome outcome;
+  try {
+    route_pattern_ = route.pattern;
+    outcome = route.start(server_.ctx(), req_, params, res_, respond);
+  } catch (const std::exception& e) {
+    spdlog::error("api: handler for {} {} threw: {}", MethodName(req_.method), route.pattern,
+                  e.what());
+    res_.Reset();
+    SetError(res_, 500, std::string("internal error: ") + e.what());
+    outcome = StartOutcome::kDone;
+  }
+  // kPending: `respond` (or a copy the handler kept) will end the async operation.
+  if (outcome != StartOutcome::kPending) server_.EndAsync();
+  if (outcome == StartOutcome::kDone) LogIfServerError(route.pattern);
+  return outcome;
+}
+
+void Session::LogIfServerError(std::string_view pattern) {
+  if (res_.status >= 500) {
+    spdlog::warn("api: {} {} -> {}", MethodName(req_.method), pattern, res_.status);
+  }
+}
+
 void Session::RunHandler(const Route& route, const PathParams& params) {
   try {
     route.handler(server_.ctx(), req_, params, res_);
@@ -344,9 +414,7 @@ void Session::RunHandler(const Route& route, const PathParams& params) {
                   e.what());
     SetError(res_, 500, std::string("internal error: ") + e.what());
   }
-  if (res_.status >= 500) {
-    spdlog::warn("api: {} {} -> {}", MethodName(req_.method), route.pattern, res_.status);
-  }
+  LogIfServerError(route.pattern);
 }
 
 bool Session::OpenFileForResponse() {
@@ -595,9 +663,14 @@ void ServerImpl::Stop() {
     sessions_cv_.wait_for(lock, std::chrono::seconds(options_.shutdown_grace_seconds),
                           [this] { return sessions_.empty(); });
   }
-  // 4. Blocking handlers finish their writes (they are not interrupted mid-commit); then stop
-  // the I/O threads.
+  // 4. Blocking handlers finish their writes (they are not interrupted mid-commit), and
+  // asynchronous ones get their replies posted (the store finishes every queued write), so
+  // nothing posts to ioc_ after it stops; then stop the I/O threads.
   if (pool_) pool_->join();
+  {
+    std::unique_lock<std::mutex> lock(sessions_mu_);
+    sessions_cv_.wait(lock, [this] { return async_in_flight_.load() == 0; });
+  }
   work_.reset();
   ioc_.stop();
   for (std::thread& t : threads_) t.join();

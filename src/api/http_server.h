@@ -6,8 +6,11 @@
 // Beast/Asio stay inside the .cc files; this header is cheap to include.
 //
 // Thread-safety: Start/Stop from one thread. Requests are served by `io_threads` I/O threads;
-// handlers that wait on durable writes (POST /runs, cancel) run on a separate pool of
-// `blocking_threads` so an I/O thread never waits on an fsync.
+// handlers that wait on durable writes (cancel, POST /runs with attachments) run on a separate
+// pool of `blocking_threads` so an I/O thread never waits on an fsync. POST /runs without
+// attachments is parsed on the I/O thread and committed asynchronously
+// (RunService::SubmitAsync); the store's completion posts the response back to the connection.
+// Stop() waits for those completions too.
 #pragma once
 
 #include <cstdint>

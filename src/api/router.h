@@ -6,6 +6,7 @@
 // Thread-safety: immutable after construction; Find is safe from any thread.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,12 +20,30 @@ struct ApiContext;
 using HandlerFn = void (*)(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
                            HttpResponse& res);
 
+// Fills in the response of an asynchronous handler; the server runs it on the connection's
+// strand, so it may touch the response but must not block.
+using Reply = std::function<void(HttpResponse&)>;
+// Given to an asynchronous handler: call it exactly once, from any thread, to answer.
+using Responder = std::function<void(Reply)>;
+
+enum class StartOutcome {
+  kDone,      // answered already: `res` is filled in, `respond` will not be called
+  kPending,   // work started: `respond` will be called exactly once
+  kBlocking,  // declined: run Route::handler on the blocking pool instead
+};
+// The non-blocking form of a handler, run on the I/O thread. It must not wait on a durable
+// write; it returns kBlocking for requests that would (and then leaves `res` alone).
+using StartFn = StartOutcome (*)(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
+                                 HttpResponse& res, Responder respond);
+
 struct Route {
   HttpMethod method;
   std::string_view pattern;  // static storage
   HandlerFn handler;
   // True for handlers that wait on durable writes; the server runs them off the I/O threads.
   bool blocking = false;
+  // If set, tried first on the I/O thread; `handler` is then only the fallback.
+  StartFn start = nullptr;
 };
 
 class Router {

@@ -150,7 +150,7 @@ Status RunService::StoreAttachments(const std::string& run_id, SubmitRequest& re
   return Status::Ok();
 }
 
-Result<store::CreateRunResult> RunService::Submit(SubmitRequest req) {
+Status RunService::ValidateSubmit(SubmitRequest& req) const {
   store::RunRequest& r = req.request;
   if (r.workflow_type.empty()) return InvalidArgument("workflow_type: required");
   if (r.workflow_type_version.empty()) return InvalidArgument("workflow_type_version: required");
@@ -181,12 +181,20 @@ Result<store::CreateRunResult> RunService::Submit(SubmitRequest req) {
                            std::to_string(options_.limits.max_attachment_bytes));
   }
   r.attachments.clear();
-  RETURN_IF_ERROR(drivers_.Validate(r));
+  return drivers_.Validate(r);
+}
 
+store::NewRun RunService::NewRunFor(const SubmitRequest& req) {
   store::NewRun run;
   run.id = ids_.NewId();
   run.submitted_at = clock_.Now();
   run.idempotency_key = req.idempotency_key;
+  return run;
+}
+
+Result<store::CreateRunResult> RunService::Submit(SubmitRequest req) {
+  RETURN_IF_ERROR(ValidateSubmit(req));
+  store::NewRun run = NewRunFor(req);
   Status st = StoreAttachments(run.id, req);
   if (!st.ok()) {
     std::error_code ec;
@@ -204,6 +212,22 @@ Result<store::CreateRunResult> RunService::Submit(SubmitRequest req) {
   }
   waker_.WakeQueued();
   return created;
+}
+
+void RunService::SubmitAsync(SubmitRequest req,
+                             std::function<void(Result<store::CreateRunResult>)> done) {
+  if (Status st = ValidateSubmit(req); !st.ok()) return done(std::move(st));
+  if (!req.attachments.empty()) {
+    // Attachments mean file writes and fsyncs, which would block the caller: a caller bug.
+    return done(FailedPrecondition("workflow_attachment: use Submit for runs with attachments"));
+  }
+  store::NewRun run = NewRunFor(req);
+  run.request = std::move(req.request);
+  store_.CreateRunAsync(run, [this, done = std::move(done)](Result<store::CreateRunResult> r) {
+    // Before `done`: once the client hears of the run, the scheduler has been told of it.
+    if (r.ok() && r->created) waker_.WakeQueued();
+    done(std::move(r));
+  });
 }
 
 Result<store::RunRecord> RunService::GetRun(std::string_view run_id) {

@@ -3,10 +3,13 @@
 // Scheduler. It knows nothing of HTTP.
 //
 // Thread-safety: thread-safe. Methods that write (Submit, Cancel) block until the write is
-// durable; call them off HTTP I/O threads. Reads are short indexed lookups.
+// durable; call them off HTTP I/O threads. SubmitAsync does not wait for the write (it does
+// only validation and, with a store that batches, a queue push). Reads are short indexed
+// lookups.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -74,6 +77,13 @@ class RunService {
   // request. Returns only once the run is durable.
   Result<store::CreateRunResult> Submit(SubmitRequest req);
 
+  // Submit for a request without attachments, without waiting for the commit: the same
+  // validation, then RunStore::CreateRunAsync. `done` is called exactly once, with what Submit
+  // would have returned, after the run is durable and the scheduler woken; possibly on a store
+  // thread or before this returns, so it must not block. A request with attachments gets
+  // kFailedPrecondition (their files need blocking writes: use Submit).
+  void SubmitAsync(SubmitRequest req, std::function<void(Result<store::CreateRunResult>)> done);
+
   Result<store::RunRecord> GetRun(std::string_view run_id);
   Result<store::RunStatusRow> GetStatus(std::string_view run_id);
   // page_size 0 means the default; kInvalidArgument for a bad size or token.
@@ -99,6 +109,11 @@ class RunService {
                              std::string_view task_id);
 
  private:
+  // The checks shared by Submit and SubmitAsync. Normalises req.request (default
+  // workflow_params, attachments cleared for StoreAttachments to fill in).
+  Status ValidateSubmit(SubmitRequest& req) const;
+  // A fresh id and submission time for `req` (request left for the caller to move in).
+  store::NewRun NewRunFor(const SubmitRequest& req);
   Status StoreAttachments(const std::string& run_id, SubmitRequest& req);
 
   store::RunStore& store_;

@@ -66,11 +66,13 @@ TEST_F(RunServiceTest, SubmitCommitsQueuedAndWakesTheScheduler) {
   EXPECT_EQ(waker_.queued, 1);
 }
 
-TEST_F(RunServiceTest, InvalidSubmissionsNameTheFieldAndWriteNothing) {
-  struct Case {
-    std::function<void(SubmitRequest&)> mutate;
-    std::string field;
-  } cases[] = {
+// Requests each check refuses, and the text the refusal must name.
+struct InvalidCase {
+  std::function<void(SubmitRequest&)> mutate;
+  std::string field;
+};
+std::vector<InvalidCase> InvalidCases() {
+  return {
       {[](SubmitRequest& r) { r.request.workflow_type.clear(); }, "workflow_type: required"},
       {[](SubmitRequest& r) { r.request.workflow_url.clear(); }, "workflow_url: required"},
       {[](SubmitRequest& r) { r.request.workflow_type_version = "2"; }, "workflow_type_version"},
@@ -82,6 +84,10 @@ TEST_F(RunServiceTest, InvalidSubmissionsNameTheFieldAndWriteNothing) {
       {[](SubmitRequest& r) { r.attachments = {{"a//b", "x"}}; }, "workflow_attachment"},
       {[](SubmitRequest& r) { r.request.workflow_engine_version = "1"; }, "workflow_engine"},
   };
+}
+
+TEST_F(RunServiceTest, InvalidSubmissionsNameTheFieldAndWriteNothing) {
+  std::vector<InvalidCase> cases = InvalidCases();
   for (auto& c : cases) {
     SubmitRequest req = Mock();
     c.mutate(req);
@@ -119,6 +125,65 @@ TEST_F(RunServiceTest, IdempotencyKeyReturnsTheFirstRun) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->run_id, b->run_id);
   EXPECT_FALSE(b->created);
+  EXPECT_EQ(StoredRuns(), 1);
+}
+
+// SubmitAsync answers through its callback; with the fake store that happens before it
+// returns, so each call here is complete once it returns.
+Result<store::CreateRunResult> SubmitAsyncAndGet(RunService& svc, SubmitRequest req) {
+  int calls = 0;
+  Result<store::CreateRunResult> out = Internal("callback not called");
+  svc.SubmitAsync(std::move(req), [&](Result<store::CreateRunResult> r) {
+    ++calls;
+    out = std::move(r);
+  });
+  EXPECT_EQ(calls, 1);
+  return out;
+}
+
+TEST_F(RunServiceTest, SubmitAsyncRefusesWhatSubmitRefuses) {
+  for (auto& c : InvalidCases()) {
+    SubmitRequest req = Mock();
+    c.mutate(req);
+    auto r = SubmitAsyncAndGet(*svc_, req);
+    ASSERT_FALSE(r.ok()) << c.field;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(c.field), std::string::npos) << r.status().message();
+  }
+  SubmitRequest big = Mock();
+  big.attachments = {{"big.bin", std::string(2000, 'x')}};
+  EXPECT_EQ(SubmitAsyncAndGet(*svc_, big).status().code(), StatusCode::kPayloadTooLarge);
+  SubmitRequest long_key = Mock();
+  long_key.idempotency_key = std::string(256, 'k');
+  EXPECT_EQ(SubmitAsyncAndGet(*svc_, long_key).status().code(), StatusCode::kInvalidArgument);
+  // Valid attachments need blocking file writes: SubmitAsync leaves them to Submit.
+  SubmitRequest with_files = Mock();
+  with_files.attachments = {{"ok.txt", "x"}};
+  EXPECT_EQ(SubmitAsyncAndGet(*svc_, with_files).status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(StoredRuns(), 0);
+  EXPECT_EQ(waker_.queued, 0);
+  EXPECT_FALSE(std::filesystem::exists(data_dir_ + "/runs"));
+}
+
+TEST_F(RunServiceTest, SubmitAsyncWakesTheSchedulerBeforeAnswering) {
+  int queued_when_answered = -1;
+  bool visible_when_answered = false;
+  SubmitRequest req = Mock();
+  req.idempotency_key = "k1";
+  svc_->SubmitAsync(req, [&](Result<store::CreateRunResult> r) {
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(r->created);
+    queued_when_answered = waker_.queued;
+    visible_when_answered = svc_->GetStatus(r->run_id).ok();
+  });
+  EXPECT_EQ(queued_when_answered, 1);
+  EXPECT_TRUE(visible_when_answered);
+  // A repeat with the same key finds the first run and wakes nobody.
+  auto again = SubmitAsyncAndGet(*svc_, req);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(waker_.queued, 1);
   EXPECT_EQ(StoredRuns(), 1);
 }
 

@@ -16,10 +16,12 @@
 //  - Lists are keyset-paginated; no call scans a whole table.
 //
 // Thread-safety: implementations are thread-safe; methods block the calling thread (never
-// call them on an HTTP I/O thread for writes).
+// call them on an HTTP I/O thread for writes), except CreateRunAsync, which a backend may
+// implement without blocking (SqliteRunStore does; the default does not).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -195,6 +197,16 @@ class RunStore {
   // Inserts the run in state QUEUED with its first history event. kConflict if the
   // idempotency key was used for a different request; kAlreadyExists if the id is taken.
   virtual Result<CreateRunResult> CreateRun(const NewRun& run) = 0;
+
+  // CreateRun without holding the caller's thread: `done` is called exactly once, with what
+  // CreateRun would have returned, only after the run is durable (or with the error). It may
+  // be called on a store thread, or on the calling thread before this returns; it must not
+  // block (it may hold up other writers). The default calls CreateRun, so it blocks: backends
+  // that can do better (group commit) override it.
+  virtual void CreateRunAsync(const NewRun& run,
+                              std::function<void(Result<CreateRunResult>)> done) {
+    done(CreateRun(run));
+  }
 
   // kNotFound if no such run.
   virtual Result<RunRecord> GetRun(std::string_view run_id) = 0;

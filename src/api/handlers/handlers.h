@@ -23,7 +23,8 @@ struct ApiContext {
   uint16_t port = 0;  // the bound port, for URLs when a request has no usable Host header
 };
 
-// Every route of the API. POST /runs and cancel are marked blocking.
+// Every route of the API. POST /runs and cancel are marked blocking; POST /runs also has a
+// non-blocking start (StartSubmitRun) that takes every submission without attachments.
 std::vector<Route> ApiRoutes();
 
 // "http://<Host header>" (or the bound host:port if the header is absent or odd); no
@@ -40,6 +41,8 @@ void GetServiceInfo(ApiContext&, const HttpRequest&, const PathParams&, HttpResp
 void GetHealth(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 void ListRuns(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 void SubmitRun(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+StartOutcome StartSubmitRun(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&,
+                            Responder);
 void GetRunLog(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 void GetRunStatus(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 void CancelRun(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);

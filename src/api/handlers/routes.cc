@@ -9,7 +9,7 @@ std::vector<Route> ApiRoutes() {
       {M::kGet, "/ga4gh/wes/v1/runs/{}/status", &GetRunStatus},
       {M::kGet, "/ga4gh/wes/v1/runs/{}", &GetRunLog},
       {M::kGet, "/ga4gh/wes/v1/runs", &ListRuns},
-      {M::kPost, "/ga4gh/wes/v1/runs", &SubmitRun, /*blocking=*/true},
+      {M::kPost, "/ga4gh/wes/v1/runs", &SubmitRun, /*blocking=*/true, &StartSubmitRun},
       {M::kPost, "/ga4gh/wes/v1/runs/{}/cancel", &CancelRun, /*blocking=*/true},
       {M::kGet, "/ga4gh/wes/v1/runs/{}/tasks", &ListTasks},
       {M::kGet, "/ga4gh/wes/v1/runs/{}/tasks/{}", &GetTask},

@@ -1,4 +1,6 @@
 // /ga4gh/wes/v1/runs: list, submit, get, status, cancel.
+#include <optional>
+
 #include "api/errors.h"
 #include "api/handlers/handlers.h"
 #include "api/query.h"
@@ -10,6 +12,8 @@ namespace sluice::api {
 namespace {
 
 constexpr size_t kMaxIdempotencyKey = 255;
+// Larger bodies are parsed on the blocking pool: parsing them would hold up an I/O thread.
+constexpr size_t kMaxInlineBody = 256 * 1024;
 
 void SetJson(HttpResponse& res, const Json& j) {
   res.body = j.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -19,6 +23,21 @@ void SetRunId(HttpResponse& res, std::string_view run_id) {
   res.body = "{\"run_id\":";
   AppendJsonString(res.body, run_id);
   res.body += '}';
+}
+
+// The HTTP half of a submission: header checks and body parsing. On failure fills `res`.
+std::optional<service::SubmitRequest> ParseSubmission(const HttpRequest& req, HttpResponse& res) {
+  if (req.idempotency_key.size() > kMaxIdempotencyKey) {
+    SetError(res, 400, "Idempotency-Key: longer than 255 characters");
+    return std::nullopt;
+  }
+  Result<service::SubmitRequest> submit = ParseSubmitRequest(req.content_type, req.body);
+  if (!submit.ok()) {
+    SetError(res, submit.status());
+    return std::nullopt;
+  }
+  submit->idempotency_key = std::string(req.idempotency_key);
+  return *std::move(submit);
 }
 
 }  // namespace
@@ -33,15 +52,33 @@ void ListRuns(ApiContext& ctx, const HttpRequest& req, const PathParams&, HttpRe
 }
 
 void SubmitRun(ApiContext& ctx, const HttpRequest& req, const PathParams&, HttpResponse& res) {
-  if (req.idempotency_key.size() > kMaxIdempotencyKey) {
-    return SetError(res, 400, "Idempotency-Key: longer than 255 characters");
-  }
-  Result<service::SubmitRequest> submit = ParseSubmitRequest(req.content_type, req.body);
-  if (!submit.ok()) return SetError(res, submit.status());
-  submit->idempotency_key = std::string(req.idempotency_key);
+  std::optional<service::SubmitRequest> submit = ParseSubmission(req, res);
+  if (!submit) return;
   Result<store::CreateRunResult> created = ctx.runs.Submit(*std::move(submit));
   if (!created.ok()) return SetError(res, created.status());
   SetRunId(res, created->run_id);
+}
+
+StartOutcome StartSubmitRun(ApiContext& ctx, const HttpRequest& req, const PathParams&,
+                            HttpResponse& res, Responder respond) {
+  // A quick look first: a body that may carry attachments (their files need blocking writes)
+  // goes to the blocking pool unparsed. The check after parsing is the one that decides.
+  if (req.body.size() > kMaxInlineBody ||
+      req.body.find("workflow_attachment") != std::string_view::npos) {
+    return StartOutcome::kBlocking;
+  }
+  std::optional<service::SubmitRequest> submit = ParseSubmission(req, res);
+  if (!submit) return StartOutcome::kDone;
+  if (!submit->attachments.empty()) return StartOutcome::kBlocking;
+  // Runs on a store thread: it only hands the result over; the strand formats the reply.
+  auto on_created = [respond = std::move(respond)](Result<store::CreateRunResult> created) {
+    respond([created = std::move(created)](HttpResponse& r) {
+      if (!created.ok()) return SetError(r, created.status());
+      SetRunId(r, created->run_id);
+    });
+  };
+  ctx.runs.SubmitAsync(*std::move(submit), std::move(on_created));
+  return StartOutcome::kPending;
 }
 
 void GetRunLog(ApiContext& ctx, const HttpRequest& req, const PathParams& p, HttpResponse& res) {

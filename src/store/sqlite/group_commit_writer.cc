@@ -1,7 +1,11 @@
 #include "store/sqlite/group_commit_writer.h"
 
 #include <exception>
+#include <future>
+#include <memory>
 #include <utility>
+
+#include "spdlog/spdlog.h"
 
 namespace sluice::store::sqlite {
 namespace {
@@ -28,19 +32,29 @@ GroupCommitWriter::~GroupCommitWriter() {
 }
 
 Status GroupCommitWriter::Submit(Write write) {
-  std::future<Status> done;
-  bool was_empty;
+  // Shared with the completion, so the promise outlives set_value even if this thread wakes
+  // and returns before the writer thread has finished with it.
+  auto done = std::make_shared<std::promise<Status>>();
+  std::future<Status> result = done->get_future();
+  SubmitAsync(std::move(write), [done](Status st) { done->set_value(std::move(st)); });
+  return result.get();
+}
+
+void GroupCommitWriter::SubmitAsync(Write write, Done done) {
+  bool was_empty = false;
   {
     MutexLock lock(mu_);
-    if (stopping_) return Unavailable("run store is shutting down");
-    was_empty = queue_.empty();
-    Pending& p = queue_.emplace_back(Pending{std::move(write), {}});
-    done = p.done.get_future();
+    if (!stopping_) {
+      was_empty = queue_.empty();
+      queue_.push_back(Pending{std::move(write), std::move(done)});
+      done = nullptr;
+    }
   }
+  // Outside the mutex: the callback may submit again.
+  if (done) return done(Unavailable("run store is shutting down"));
   // Only the writer waits on cv_, and it re-checks the queue before sleeping: one wake-up
   // per batch is enough, not one system call per write.
   if (was_empty) cv_.notify_all();
-  return done.get();
 }
 
 WriterStats GroupCommitWriter::stats() const {
@@ -81,7 +95,17 @@ void GroupCommitWriter::Loop() {
       }
     }
     std::vector<Status> results = RunBatch(batch);
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done.set_value(std::move(results[i]));
+    // After the COMMIT and outside the mutex. A throwing callback is a bug in its caller, but
+    // it must not take the writer thread (and every later write) down with it.
+    for (size_t i = 0; i < batch.size(); ++i) {
+      try {
+        batch[i].done(std::move(results[i]));
+      } catch (const std::exception& e) {
+        spdlog::error("run store: a write's completion threw: {}", e.what());
+      } catch (...) {
+        spdlog::error("run store: a write's completion threw a non-standard exception");
+      }
+    }
   }
 }
 

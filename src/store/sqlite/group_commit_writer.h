@@ -1,14 +1,20 @@
 // GroupCommitWriter: the one thread that writes to an SQLite database.
 //
-// Callers hand it a write as a closure and block until that write is durable. The thread
-// takes everything queued (up to max_batch) and runs it in one BEGIN IMMEDIATE ... COMMIT,
-// each closure inside its own SAVEPOINT: a closure that fails is rolled back alone and its
-// caller gets its error, the others commit. Callers are woken only after the COMMIT (a synced
-// commit with synchronous=FULL), so many concurrent writers share one fsync.
+// Callers hand it a write as a closure plus a completion callback (SubmitAsync), or block
+// until the write is durable (Submit, built on the same queue). The thread takes everything
+// queued (up to max_batch) and runs it in one BEGIN IMMEDIATE ... COMMIT, each closure inside
+// its own SAVEPOINT: a closure that fails is rolled back alone and its caller gets its error,
+// the others commit. Completions run only after the COMMIT (a synced commit with
+// synchronous=FULL), so many concurrent writers share one fsync.
 //
-// Thread-safety: Submit may be called from any number of threads. The closures run on the
-// writer thread only, so they may use the write connection freely. The destructor finishes
-// the queued work, then joins the thread; Submit after that starts returns kUnavailable.
+// Completions run on the writer thread, outside the mutex, in submission order, right after
+// their batch: no promise, no extra thread hop. They delay the next batch, so they must be
+// short and must not block (post elsewhere if there is real work to do).
+//
+// Thread-safety: Submit/SubmitAsync may be called from any number of threads. The closures
+// run on the writer thread only, so they may use the write connection freely. The destructor
+// finishes the queued work (completions included), then joins the thread; a submission after
+// that starts fails with kUnavailable.
 #pragma once
 
 #include <atomic>
@@ -16,9 +22,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "common/status.h"
 #include "common/thread_annotations.h"
@@ -36,6 +42,9 @@ class GroupCommitWriter {
   // A write: runs on the writer thread inside an open transaction and savepoint. A non-OK
   // result rolls back everything it did. It must not BEGIN/COMMIT itself.
   using Write = std::function<Status(Connection&)>;
+  // Told the outcome of a write, exactly once: OK once committed, else the write's own error
+  // or the transaction's kIo/kInternal error.
+  using Done = std::function<void(Status)>;
 
   GroupCommitWriter(std::unique_ptr<Connection> db, int max_batch);
   ~GroupCommitWriter();
@@ -45,6 +54,10 @@ class GroupCommitWriter {
   // Queues `write` and blocks until its transaction committed (OK) or failed (the write's
   // own error, or the transaction's kIo/kInternal error). kUnavailable when shutting down.
   Status Submit(Write write);
+
+  // Queues `write`; `done` is called once its transaction committed or failed, on the writer
+  // thread. When shutting down, `done` gets kUnavailable at once, on the calling thread.
+  void SubmitAsync(Write write, Done done);
 
   WriterStats stats() const;
 
@@ -57,7 +70,7 @@ class GroupCommitWriter {
  private:
   struct Pending {
     Write write;
-    std::promise<Status> done;
+    Done done;
   };
 
   void Loop();

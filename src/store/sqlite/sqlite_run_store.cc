@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_run_store.h"
 
 #include <limits>
+#include <memory>
 #include <utility>
 
 #include "store/sqlite/migrations.h"
@@ -71,6 +72,27 @@ Result<CreateRunResult> SqliteRunStore::CreateRun(const NewRun& run) {
   RETURN_IF_ERROR(
       writer_->Submit([&](Connection& db) { return CreateRunOp(db, run, encoded, &result); }));
   return result;
+}
+
+void SqliteRunStore::CreateRunAsync(const NewRun& run,
+                                    std::function<void(Result<CreateRunResult>)> done) {
+  if (run.id.empty()) return done(InvalidArgument("run id must not be empty"));
+  Result<EncodedRequest> encoded = EncodeRequest(run.request);
+  if (!encoded.ok()) return done(encoded.status());
+  // The write and its completion both need the run and the result, and std::function must be
+  // copyable: they share one heap object instead of copying it twice.
+  struct Op {
+    NewRun run;
+    EncodedRequest encoded;
+    CreateRunResult result;
+  };
+  auto op = std::make_shared<Op>(Op{run, *std::move(encoded), {}});
+  writer_->SubmitAsync(
+      [op](Connection& db) { return CreateRunOp(db, op->run, op->encoded, &op->result); },
+      [op, done = std::move(done)](Status st) {
+        if (!st.ok()) return done(std::move(st));
+        done(std::move(op->result));
+      });
 }
 
 Result<RunRecord> SqliteRunStore::GetRun(std::string_view run_id) {

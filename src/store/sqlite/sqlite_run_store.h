@@ -44,6 +44,9 @@ class SqliteRunStore final : public RunStore {
   ~SqliteRunStore() override;
 
   Result<CreateRunResult> CreateRun(const NewRun& run) override;
+  // Queues the insert on the writer thread and returns; `done` runs there after the COMMIT.
+  void CreateRunAsync(const NewRun& run,
+                      std::function<void(Result<CreateRunResult>)> done) override;
   Result<RunRecord> GetRun(std::string_view run_id) override;
   Result<RunStatusRow> GetRunStatus(std::string_view run_id) override;
   Result<RunPage> ListRuns(const RunListQuery& query) override;

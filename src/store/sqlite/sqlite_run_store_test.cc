@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -236,6 +238,72 @@ TEST_F(SqliteRunStoreTest, QueuedWritesShareOneTransaction) {
   EXPECT_EQ(ok.load(), kWriters);
   EXPECT_EQ(after.writes - before.writes, kWriters);
   EXPECT_EQ(after.transactions - before.transactions, 1);
+}
+
+TEST_F(SqliteRunStoreTest, AsyncCreatesShareFewTransactionsWithoutBlockingTheCaller) {
+  SqliteOptions options;
+  options.max_batch_size = 128;
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  WriterStats before = store->writer_stats();
+  // While paused nothing commits, so every call below must return without waiting for it.
+  store->writer_for_testing().PauseForTesting();
+  constexpr int kRuns = 256;
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;
+  int ok = 0;
+  for (int i = 0; i < kRuns; ++i) {
+    store->CreateRunAsync(MakeRun("r" + std::to_string(i)), [&](Result<CreateRunResult> r) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++done;
+      if (r.ok() && r->created) ++ok;
+      cv.notify_all();
+    });
+  }
+  EXPECT_EQ(store->writer_for_testing().PendingForTesting(), static_cast<size_t>(kRuns));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(done, 0);  // nothing is acknowledged before its COMMIT
+  }
+  store->writer_for_testing().ResumeForTesting();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done == kRuns; });
+    EXPECT_EQ(ok, kRuns);
+  }
+  WriterStats after = store->writer_stats();
+  EXPECT_EQ(after.writes - before.writes, kRuns);
+  EXPECT_EQ(after.transactions - before.transactions, kRuns / options.max_batch_size);
+  EXPECT_EQ(Query("SELECT count(*) FROM runs"), std::vector<std::string>{"256"});
+}
+
+TEST_F(SqliteRunStoreTest, AsyncCreateAfterShutdownStartsIsUnavailable) {
+  // The writer refuses new work once its destructor runs; an async caller is told at once.
+  std::unique_ptr<Connection> conn;
+  {
+    Result<std::unique_ptr<Connection>> opened = Connection::Open(path_, ConnectionOptions{});
+    ASSERT_OK(opened);
+    conn = std::move(opened).value();
+  }
+  auto writer = std::make_unique<GroupCommitWriter>(std::move(conn), 8);
+  GroupCommitWriter* raw = writer.get();
+  raw->PauseForTesting();  // so the first write completes only once shutdown has begun
+  std::atomic<int> calls{0};
+  Status seen;
+  // Queued before shutdown: completes normally, inside the destructor, and may submit again.
+  raw->SubmitAsync([](Connection&) { return Status::Ok(); },
+                   [&, raw](Status st) {
+                     EXPECT_TRUE(st.ok()) << st.ToString();
+                     raw->SubmitAsync([](Connection&) { return Status::Ok(); },
+                                      [&](Status late) {
+                                        seen = late;
+                                        calls++;
+                                      });
+                   });
+  writer.reset();
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(seen.code(), StatusCode::kUnavailable);
 }
 
 TEST_F(SqliteRunStoreTest, MaxBatchSizeSplitsTransactions) {
