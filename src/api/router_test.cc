@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "api/handlers/handlers.h"
-#include "common/ids.h"
 
 namespace sluice::api {
 namespace {
@@ -71,13 +70,6 @@ TEST(Router, WrongMethodGivesAllowUnknownPathGivesNothing) {
   }
 }
 
-TEST(IsValidPathId, AgreesWithIsValidId) {
-  for (const std::string& id : std::vector<std::string>{
-           "", ".", "..", "a", "0b2c9e2e-1f4e-4e6a-9d55-0d7a1c2f0b11", "a/b", "a b", "a%2F", "x..y",
-           std::string(64, 'a'), std::string(65, 'a'), "\xff"}) {
-    EXPECT_EQ(IsValidPathId(id), IsValidId(id)) << id;
-  }
-}
 
 }  // namespace
 }  // namespace sluice::api

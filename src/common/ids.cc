@@ -31,7 +31,7 @@ std::string RandomIdGenerator::NewId() {
   return buf;
 }
 
-bool IsValidId(const std::string& s) {
+bool IsValidId(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||

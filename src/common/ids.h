@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 
 #include "common/thread_annotations.h"
 
@@ -32,6 +33,6 @@ class RandomIdGenerator final : public IdGenerator {
 
 // True if `s` looks like an id we could have issued: 1..64 chars of [A-Za-z0-9._-].
 // Used to refuse path parameters that could never name a run or task.
-bool IsValidId(const std::string& s);
+bool IsValidId(std::string_view s);
 
 }  // namespace sluice

@@ -4,16 +4,6 @@
 
 namespace sluice::api {
 
-bool IsValidPathId(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return s != "." && s != "..";
-}
-
 namespace {
 
 bool IsHostChar(char c) {

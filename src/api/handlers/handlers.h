@@ -14,6 +14,7 @@
 #include "api/http_server.h"
 #include "api/http_types.h"
 #include "api/router.h"
+#include "common/ids.h"
 
 namespace sluice::api {
 
@@ -31,8 +32,6 @@ std::vector<Route> ApiRoutes();
 // trailing slash.
 std::string BaseUrl(const ApiContext& ctx, const HttpRequest& req);
 
-// The same check as common/ids.h IsValidId, on a string_view (no allocation on the hot path).
-bool IsValidPathId(std::string_view id);
 
 // Shared replies.
 void SetInvalidRunId(HttpResponse& res, std::string_view id);

@@ -9,8 +9,8 @@
 namespace sluice::api {
 
 void GetTaskLog(ApiContext& ctx, const HttpRequest& req, const PathParams& p, HttpResponse& res) {
-  if (!IsValidPathId(p[0])) return SetInvalidRunId(res, p[0]);
-  if (!IsValidPathId(p[1])) return SetError(res, 404, "task not found: invalid task id");
+  if (!IsValidId(p[0])) return SetInvalidRunId(res, p[0]);
+  if (!IsValidId(p[1])) return SetError(res, 404, "task not found: invalid task id");
   if (p[2] != "stdout" && p[2] != "stderr") {
     return SetError(
         res, 404,

@@ -82,21 +82,21 @@ StartOutcome StartSubmitRun(ApiContext& ctx, const HttpRequest& req, const PathP
 }
 
 void GetRunLog(ApiContext& ctx, const HttpRequest& req, const PathParams& p, HttpResponse& res) {
-  if (!IsValidPathId(p[0])) return SetInvalidRunId(res, p[0]);
+  if (!IsValidId(p[0])) return SetInvalidRunId(res, p[0]);
   Result<store::RunRecord> run = ctx.runs.GetRun(p[0]);
   if (!run.ok()) return SetError(res, run.status());
   SetJson(res, RunLogJson(*run, BaseUrl(ctx, req)));
 }
 
 void GetRunStatus(ApiContext& ctx, const HttpRequest&, const PathParams& p, HttpResponse& res) {
-  if (!IsValidPathId(p[0])) return SetInvalidRunId(res, p[0]);
+  if (!IsValidId(p[0])) return SetInvalidRunId(res, p[0]);
   Result<store::RunStatusRow> row = ctx.runs.GetStatus(p[0]);
   if (!row.ok()) return SetError(res, row.status());
   AppendRunStatusJson(res.body, *row);
 }
 
 void CancelRun(ApiContext& ctx, const HttpRequest&, const PathParams& p, HttpResponse& res) {
-  if (!IsValidPathId(p[0])) return SetInvalidRunId(res, p[0]);
+  if (!IsValidId(p[0])) return SetInvalidRunId(res, p[0]);
   Status st = ctx.runs.Cancel(p[0]);
   if (!st.ok()) return SetError(res, st);
   SetRunId(res, p[0]);

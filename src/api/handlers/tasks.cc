@@ -8,7 +8,7 @@
 namespace sluice::api {
 
 void ListTasks(ApiContext& ctx, const HttpRequest& req, const PathParams& p, HttpResponse& res) {
-  if (!IsValidPathId(p[0])) return SetInvalidRunId(res, p[0]);
+  if (!IsValidId(p[0])) return SetInvalidRunId(res, p[0]);
   Result<int64_t> page_size = ParsePageSize(req.query);
   if (!page_size.ok()) return SetError(res, page_size.status());
   std::string token = QueryParam(req.query, "page_token").value_or("");
@@ -19,8 +19,8 @@ void ListTasks(ApiContext& ctx, const HttpRequest& req, const PathParams& p, Htt
 }
 
 void GetTask(ApiContext& ctx, const HttpRequest& req, const PathParams& p, HttpResponse& res) {
-  if (!IsValidPathId(p[0])) return SetInvalidRunId(res, p[0]);
-  if (!IsValidPathId(p[1])) {
+  if (!IsValidId(p[0])) return SetInvalidRunId(res, p[0]);
+  if (!IsValidId(p[1])) {
     return SetError(
         res, 404,
         "task not found: '" + std::string(p[1].substr(0, 64)) + "' is not a valid task id");
