@@ -253,7 +253,7 @@ Result<RunListPage> RunService::ListRuns(int64_t page_size, std::string_view pag
 }
 
 Status RunService::Cancel(std::string_view run_id) {
-  // Two tries: a QUEUED run may be claimed between our read and our write.
+  // A few tries: a QUEUED run may be claimed between our read and our write.
   for (int attempt = 0; attempt < 3; ++attempt) {
     ASSIGN_OR_RETURN(store::RunStatusRow row, store_.GetRunStatus(run_id));
     if (IsTerminal(row.state)) {
