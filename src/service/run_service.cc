@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <system_error>
@@ -20,12 +21,24 @@ namespace {
 
 constexpr uint64_t kTokenMask = 0x5a17c3e9d24b8f61ULL;
 
-Status CheckPageSize(int64_t page_size, const Limits& limits) {
+struct PageRequest {
+  int size = 0;
+  std::optional<int64_t> cursor;
+};
+
+// Checks page_size (0 means `default_size`) and decodes page_token, for every list.
+Result<PageRequest> ParsePage(int64_t page_size, std::string_view page_token,
+                              const Limits& limits, int default_size) {
   if (page_size < 0 || page_size > limits.max_page_size) {
     return InvalidArgument("page_size: must be from 1 to " + std::to_string(limits.max_page_size) +
                            ", got " + std::to_string(page_size));
   }
-  return Status::Ok();
+  PageRequest page;
+  page.size = page_size == 0 ? default_size : static_cast<int>(page_size);
+  if (!page_token.empty()) {
+    ASSIGN_OR_RETURN(page.cursor, DecodePageToken(page_token, "page_token"));
+  }
+  return page;
 }
 
 // Checks an attachment's name: a relative path without "..", empty or absolute parts.
@@ -239,12 +252,11 @@ Result<store::RunStatusRow> RunService::GetStatus(std::string_view run_id) {
 }
 
 Result<RunListPage> RunService::ListRuns(int64_t page_size, std::string_view page_token) {
-  RETURN_IF_ERROR(CheckPageSize(page_size, options_.limits));
+  ASSIGN_OR_RETURN(PageRequest req, ParsePage(page_size, page_token, options_.limits,
+                                              options_.limits.default_page_size));
   store::RunListQuery q;
-  q.page_size = page_size == 0 ? options_.limits.default_page_size : static_cast<int>(page_size);
-  if (!page_token.empty()) {
-    ASSIGN_OR_RETURN(q.before_seq, DecodePageToken(page_token, "page_token"));
-  }
+  q.page_size = req.size;
+  q.before_seq = req.cursor;
   ASSIGN_OR_RETURN(store::RunPage page, store_.ListRuns(q));
   RunListPage out;
   out.runs = std::move(page.runs);
@@ -286,15 +298,14 @@ Status RunService::Cancel(std::string_view run_id) {
 
 Result<TaskListPage> RunService::ListTasks(std::string_view run_id, int64_t page_size,
                                            std::string_view page_token) {
-  RETURN_IF_ERROR(CheckPageSize(page_size, options_.limits));
-  // A missing run is a 404, not an empty list.
-  RETURN_IF_ERROR(store_.GetRunStatus(run_id).status());
+  ASSIGN_OR_RETURN(PageRequest req, ParsePage(page_size, page_token, options_.limits,
+                                              options_.limits.default_task_page_size));
   store::TaskListQuery q;
   q.run_id = std::string(run_id);
-  q.page_size = page_size == 0 ? 100 : static_cast<int>(page_size);
-  if (!page_token.empty()) {
-    ASSIGN_OR_RETURN(q.after_seq, DecodePageToken(page_token, "page_token"));
-  }
+  q.page_size = req.size;
+  q.after_seq = req.cursor;
+  // The store answers kNotFound for an unknown run, so a missing run is a 404, not an
+  // empty list (store conformance checks it).
   ASSIGN_OR_RETURN(store::TaskPage page, store_.ListTasks(q));
   TaskListPage out;
   out.tasks = std::move(page.tasks);

@@ -56,7 +56,8 @@ struct TaskListPage {
 };
 
 struct Limits {
-  int default_page_size = 20;
+  int default_page_size = 20;       // runs
+  int default_task_page_size = 100;
   int max_page_size = 1000;
   int64_t max_attachment_bytes = 64 << 20;  // all attachments of one run together
   int max_attachments = 1000;
