@@ -162,7 +162,8 @@ Result<Decision> MockDriver::Decide(const store::RunRecord& run,
   for (int i = next_index; i < p.tasks && running < p.parallelism; ++i, ++running) {
     bool fails = MockTaskFails(p, i);
     std::string label = "mock task " + std::to_string(i + 1) + "/" + std::to_string(p.tasks);
-    std::string script = "echo '" + label + ": working for " + secs + "s'; sleep " + secs + "; ";
+    std::string script = "echo '" + label + ": working for " + secs + "s'; ";
+    if (p.task_seconds > 0) script += std::string("sleep ") + secs + "; ";  // no process for 0 s
     script += fails ? "echo '" + label + ": failing as planned' >&2; exit 1"
                     : "echo '" + label + ": done'";
     TaskPlan plan;
