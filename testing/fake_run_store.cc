@@ -252,6 +252,37 @@ Result<HistoryPage> FakeRunStore::ListHistory(const HistoryQuery& query) {
   return page;
 }
 
+Result<int64_t> FakeRunStore::AppendRunEvents(std::string_view run_id,
+                                              const std::vector<RunEvent>& events) {
+  MutexLock lock(mu_);
+  if (FindRun(run_id) == nullptr) return NoSuchRun(run_id);
+  auto& log = run_events_[std::string(run_id)];
+  int64_t seq = log.empty() ? 0 : log.rbegin()->first;
+  for (RunEvent e : events) {
+    e.seq = ++seq;
+    log.emplace(e.seq, std::move(e));
+  }
+  return seq;
+}
+
+Result<RunEventPage> FakeRunStore::ListRunEvents(const RunEventQuery& query) {
+  RETURN_IF_ERROR(CheckPageSize(query.page_size));
+  MutexLock lock(mu_);
+  if (FindRun(query.run_id) == nullptr) return NoSuchRun(query.run_id);
+  RunEventPage page;
+  const auto& log = run_events_[query.run_id];
+  for (auto it = log.upper_bound(query.after_seq.value_or(0)); it != log.end(); ++it) {
+    if (query.filter == RunEventFilter::kReplayOnly && !it->second.replay) continue;
+    if (query.filter == RunEventFilter::kHistoryOnly && it->second.replay) continue;
+    if (static_cast<int>(page.events.size()) == query.page_size) {
+      page.next_after_seq = page.events.back().seq;
+      break;
+    }
+    page.events.push_back(it->second);
+  }
+  return page;
+}
+
 Result<std::vector<RunRecord>> FakeRunStore::ClaimRuns(const ClaimRequest& req) {
   if (req.owner.empty()) return InvalidArgument("claim owner must not be empty");
   MutexLock lock(mu_);

@@ -32,6 +32,9 @@ class FakeRunStore final : public RunStore {
   Result<TaskPage> ListTasks(const TaskListQuery& query) override;
   Result<TransitionOutcome> TransitionTask(const TaskTransition& t) override;
   Result<HistoryPage> ListHistory(const HistoryQuery& query) override;
+  Result<int64_t> AppendRunEvents(std::string_view run_id,
+                                  const std::vector<RunEvent>& events) override;
+  Result<RunEventPage> ListRunEvents(const RunEventQuery& query) override;
   Result<std::vector<RunRecord>> ClaimRuns(const ClaimRequest& req) override;
   Status RenewLeases(std::string_view owner, Micros lease_until) override;
 
@@ -51,6 +54,7 @@ class FakeRunStore final : public RunStore {
   std::unordered_map<std::string, std::map<int64_t, TaskRecord>> tasks_ GUARDED_BY(mu_);
   std::map<std::pair<std::string, std::string>, int64_t> task_seq_by_id_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::map<int64_t, HistoryEvent>> history_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::map<int64_t, RunEvent>> run_events_ GUARDED_BY(mu_);
   std::map<State, int64_t> counts_ GUARDED_BY(mu_);
 };
 

@@ -518,6 +518,7 @@ TEST_P(RunStoreConformanceTest, CreateTaskStoresTaskAndHistory) {
   EXPECT_GT(got.seq, 0);
   EXPECT_EQ(got.name, "step align");
   EXPECT_EQ(got.cmd, task.cmd);
+  EXPECT_EQ(got.launch_spec, task.launch_spec);
   EXPECT_EQ(got.state, State::kQueued);
   EXPECT_EQ(got.executor, "local");
   EXPECT_EQ(got.executor_job_id, "");
@@ -773,6 +774,85 @@ TEST_P(RunStoreConformanceTest, ListHistoryPagesInAppendOrder) {
       EXPECT_GT(seen[i].seq, seen[i - 1].seq);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Engine logs (run events)
+
+namespace {
+RunEvent MakeRunEvent(std::string type, Micros at, bool replay) {
+  RunEvent e;
+  e.type = std::move(type);
+  e.at = at;
+  e.state_name = "S";
+  e.scope = "Map[1]";
+  e.details = R"({"k":1})";
+  e.replay = replay;
+  return e;
+}
+}  // namespace
+
+TEST_P(RunStoreConformanceTest, RunEventsAreNumberedPerRunAndPageInOrder) {
+  ASSERT_OK(store().CreateRun(MakeRun("r1", 100)));
+  ASSERT_OK(store().CreateRun(MakeRun("r2", 100)));
+  ASSERT_OK_AND_ASSIGN(int64_t last, store().AppendRunEvents(
+                                         "r1", {MakeRunEvent("Start", 1, true),
+                                                MakeRunEvent("PassStateEntered", 2, false)}));
+  EXPECT_EQ(last, 2);
+  ASSERT_OK_AND_ASSIGN(int64_t other, store().AppendRunEvents("r2", {MakeRunEvent("X", 5, true)}));
+  EXPECT_EQ(other, 1);  // numbering is per run
+  ASSERT_OK_AND_ASSIGN(last, store().AppendRunEvents("r1", {MakeRunEvent("A", 3, false),
+                                                            MakeRunEvent("B", 4, true),
+                                                            MakeRunEvent("C", 5, false)}));
+  EXPECT_EQ(last, 5);
+
+  std::vector<RunEvent> seen;
+  std::optional<int64_t> after;
+  do {
+    ASSERT_OK_AND_ASSIGN(RunEventPage page, store().ListRunEvents({"r1", 2, after, RunEventFilter::kAll}));
+    EXPECT_LE(page.events.size(), 2u);
+    seen.insert(seen.end(), page.events.begin(), page.events.end());
+    after = page.next_after_seq;
+  } while (after.has_value());
+  ASSERT_EQ(seen.size(), 5u);
+  const std::vector<std::string> types = {"Start", "PassStateEntered", "A", "B", "C"};
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].seq, static_cast<int64_t>(i + 1));
+    EXPECT_EQ(seen[i].type, types[i]);
+    EXPECT_EQ(seen[i].state_name, "S");
+    EXPECT_EQ(seen[i].scope, "Map[1]");
+    EXPECT_EQ(seen[i].details, R"({"k":1})");
+  }
+  EXPECT_EQ(seen[1].at, 2);
+  EXPECT_TRUE(seen[0].replay);
+  EXPECT_FALSE(seen[1].replay);
+
+  ASSERT_OK_AND_ASSIGN(RunEventPage replay,
+                       store().ListRunEvents({"r1", 100, std::nullopt, RunEventFilter::kReplayOnly}));
+  ASSERT_EQ(replay.events.size(), 2u);
+  EXPECT_EQ(replay.events[0].type, "Start");
+  EXPECT_EQ(replay.events[1].type, "B");
+  EXPECT_EQ(replay.events[1].seq, 4);
+  EXPECT_FALSE(replay.next_after_seq.has_value());
+  ASSERT_OK_AND_ASSIGN(RunEventPage derived,
+                       store().ListRunEvents({"r1", 2, 1, RunEventFilter::kHistoryOnly}));
+  ASSERT_EQ(derived.events.size(), 2u);
+  EXPECT_EQ(derived.events[0].type, "PassStateEntered");
+  EXPECT_EQ(derived.events[1].type, "A");
+  ASSERT_TRUE(derived.next_after_seq.has_value());
+  ASSERT_OK_AND_ASSIGN(derived, store().ListRunEvents({"r1", 2, derived.next_after_seq,
+                                                       RunEventFilter::kHistoryOnly}));
+  ASSERT_EQ(derived.events.size(), 1u);
+  EXPECT_EQ(derived.events[0].type, "C");
+}
+
+TEST_P(RunStoreConformanceTest, RunEventsOfUnknownRunAreNotFound) {
+  EXPECT_CODE(store().AppendRunEvents("nope", {MakeRunEvent("A", 1, false)}), kNotFound);
+  EXPECT_CODE(store().ListRunEvents({"nope", 10, std::nullopt, RunEventFilter::kAll}), kNotFound);
+  ASSERT_OK(store().CreateRun(MakeRun("r1", 100)));
+  EXPECT_CODE(store().ListRunEvents({"r1", 0, std::nullopt, RunEventFilter::kAll}), kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(RunEventPage empty, store().ListRunEvents({"r1", 10, std::nullopt, RunEventFilter::kAll}));
+  EXPECT_TRUE(empty.events.empty());
 }
 
 // ---------------------------------------------------------------------------------------

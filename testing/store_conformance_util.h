@@ -69,6 +69,7 @@ inline TaskRecord MakeTask(const std::string& run_id, const std::string& id, Mic
   t.id = id;
   t.name = "step " + id;
   t.cmd = {"echo", "hello world", id};
+  t.launch_spec = R"({"env":{"K":"v"},"cpus":2})";
   t.state = State::kQueued;
   t.executor = "local";
   t.created_at = at;

@@ -111,6 +111,9 @@ struct TaskRecord {
   int64_t seq = 0;  // store-assigned, increasing with creation order
   std::string name;
   std::vector<std::string> cmd;
+  // How to launch it beyond cmd (environment, resources), as JSON text the scheduler writes
+  // and reads back to submit the task again after a crash; "" when there is nothing more.
+  std::string launch_spec;
   State state = State::kQueued;
   std::string executor;         // "local", ...
   std::string executor_job_id;  // "" until submitted
@@ -179,6 +182,32 @@ struct HistoryPage {
   std::optional<int64_t> next_after_seq;
 };
 
+// One entry of a workflow engine's own log for a run (the ASL execution history:
+// StateEntered, TaskScheduled, ...). The engine that drives the run writes them; entries
+// marked `replay` are the inputs it feeds back into itself after a restart.
+struct RunEvent {
+  int64_t seq = 0;  // store-assigned per run: 1, 2, 3, ... in append order
+  std::string type;
+  Micros at = 0;
+  std::string state_name;
+  std::string scope;
+  std::string details = "{}";  // JSON text
+  bool replay = false;
+};
+
+enum class RunEventFilter { kAll, kReplayOnly, kHistoryOnly };
+
+struct RunEventQuery {
+  std::string run_id;
+  int page_size = 100;
+  std::optional<int64_t> after_seq;
+  RunEventFilter filter = RunEventFilter::kAll;
+};
+struct RunEventPage {
+  std::vector<RunEvent> events;
+  std::optional<int64_t> next_after_seq;
+};
+
 struct ClaimRequest {
   std::string owner;
   Micros now = 0;
@@ -229,6 +258,14 @@ class RunStore {
   virtual Result<TransitionOutcome> TransitionTask(const TaskTransition& t) = 0;
 
   virtual Result<HistoryPage> ListHistory(const HistoryQuery& query) = 0;
+
+  // Appends `events` (their seq is ignored) to the run's engine log in one transaction,
+  // numbered after the last one; returns the seq of the last appended. kNotFound if no such
+  // run.
+  virtual Result<int64_t> AppendRunEvents(std::string_view run_id,
+                                          const std::vector<RunEvent>& events) = 0;
+  // The run's engine log in append order. kNotFound if no such run.
+  virtual Result<RunEventPage> ListRunEvents(const RunEventQuery& query) = 0;
 
   // Takes (or renews) the lease on up to `limit` non-terminal runs that are unowned, owned
   // by `owner` already (only if req.include_owned), or whose lease expired before `now`,

@@ -82,6 +82,8 @@ Status Stmt::Run() {
   }
 }
 
+void Stmt::Reset() { sqlite3_reset(stmt_); }
+
 int64_t Stmt::ColumnInt(int col) const { return sqlite3_column_int64(stmt_, col); }
 
 std::string Stmt::ColumnText(int col) const {

@@ -51,6 +51,8 @@ class Stmt {
   Result<bool> Step();
   // Runs a statement that returns no rows (or whose rows are ignored).
   Status Run();
+  // Makes the statement ready to be bound and run again (bindings are kept).
+  void Reset();
 
   int64_t ColumnInt(int col) const;
   std::string ColumnText(int col) const;  // "" for NULL

@@ -117,6 +117,7 @@ Result<TaskRecord> ReadTask(const Stmt& s, std::string_view run_id) {
   ASSIGN_OR_RETURN(t.system_logs, DecodeStringList(s.ColumnText(10), "tasks.system_logs"));
   t.created_at = s.ColumnInt(11);
   t.updated_at = s.ColumnInt(12);
+  t.launch_spec = s.ColumnText(13);
   return t;
 }
 

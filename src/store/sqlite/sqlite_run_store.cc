@@ -238,6 +238,47 @@ Result<HistoryPage> SqliteRunStore::ListHistory(const HistoryQuery& query) {
   return page;
 }
 
+Result<int64_t> SqliteRunStore::AppendRunEvents(std::string_view run_id,
+                                                const std::vector<RunEvent>& events) {
+  int64_t last_seq = 0;
+  RETURN_IF_ERROR(writer_->Submit(
+      [&](Connection& db) { return AppendRunEventsOp(db, run_id, events, &last_seq); }));
+  return last_seq;
+}
+
+Result<RunEventPage> SqliteRunStore::ListRunEvents(const RunEventQuery& query) {
+  RETURN_IF_ERROR(CheckPageSize(query.page_size));
+  ReadPool::Lease db = readers_->Acquire();
+  ASSIGN_OR_RETURN(std::optional<int64_t> run_seq, FindRunSeq(*db, query.run_id));
+  if (!run_seq.has_value()) return NoSuchRun(query.run_id);
+  const char* text = query.filter == RunEventFilter::kReplayOnly    ? sql::kListReplayRunEvents
+                     : query.filter == RunEventFilter::kHistoryOnly ? sql::kListHistoryRunEvents
+                                                                    : sql::kListRunEvents;
+  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(text));
+  RETURN_IF_ERROR(stmt.BindInt(1, *run_seq));
+  RETURN_IF_ERROR(stmt.BindInt(2, query.after_seq.value_or(0)));
+  RETURN_IF_ERROR(stmt.BindInt(3, int64_t{query.page_size} + 1));
+  RunEventPage page;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    if (static_cast<int>(page.events.size()) == query.page_size) {
+      page.next_after_seq = page.events.back().seq;
+      break;
+    }
+    RunEvent e;
+    e.seq = stmt.ColumnInt(0);
+    e.type = stmt.ColumnText(1);
+    e.at = stmt.ColumnInt(2);
+    e.state_name = stmt.ColumnText(3);
+    e.scope = stmt.ColumnText(4);
+    e.details = stmt.ColumnText(5);
+    e.replay = stmt.ColumnInt(6) != 0;
+    page.events.push_back(std::move(e));
+  }
+  return page;
+}
+
 Result<std::vector<RunRecord>> SqliteRunStore::ClaimRuns(const ClaimRequest& req) {
   if (req.owner.empty()) return InvalidArgument("claim owner must not be empty");
   if (req.limit < 1) return std::vector<RunRecord>();

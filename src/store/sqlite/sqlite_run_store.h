@@ -57,6 +57,9 @@ class SqliteRunStore final : public RunStore {
   Result<TaskPage> ListTasks(const TaskListQuery& query) override;
   Result<TransitionOutcome> TransitionTask(const TaskTransition& t) override;
   Result<HistoryPage> ListHistory(const HistoryQuery& query) override;
+  Result<int64_t> AppendRunEvents(std::string_view run_id,
+                                  const std::vector<RunEvent>& events) override;
+  Result<RunEventPage> ListRunEvents(const RunEventQuery& query) override;
   Result<std::vector<RunRecord>> ClaimRuns(const ClaimRequest& req) override;
   Status RenewLeases(std::string_view owner, Micros lease_until) override;
 

@@ -424,7 +424,8 @@ TEST_F(SqliteRunStoreTest, DestructorFinishesQueuedWrites) {
 TEST_F(SqliteRunStoreTest, MigrationsAreRecordedAndAppliedOnce) {
   { ASSERT_NE(OpenStore(), nullptr); }
   EXPECT_EQ(Query("SELECT version || ' ' || name FROM schema_migrations"),
-            std::vector<std::string>{"1 0001_init.sql"});
+            (std::vector<std::string>{"1 0001_init.sql", "2 0002_run_events.sql",
+                                      "3 0003_task_launch_spec.sql"}));
   std::vector<std::string> applied_at = Query("SELECT applied_at FROM schema_migrations");
   {
     auto store = OpenStore();
@@ -434,7 +435,7 @@ TEST_F(SqliteRunStoreTest, MigrationsAreRecordedAndAppliedOnce) {
   auto store = OpenStore();  // a re-applied 0001 would fail on CREATE TABLE runs
   ASSERT_NE(store, nullptr);
   ASSERT_OK(store->GetRun("kept"));
-  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"), std::vector<std::string>{"1"});
+  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"), std::vector<std::string>{"3"});
   EXPECT_EQ(Query("SELECT applied_at FROM schema_migrations"), applied_at);
   EXPECT_EQ(Query("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
 }
@@ -506,6 +507,16 @@ TEST_F(SqliteRunStoreTest, HotQueriesUseIndexes) {
   EXPECT_NE(renew.find("runs_active_by_owner (owner=?)"), std::string::npos) << renew;
   EXPECT_NE(QueryPlan(sql::kListTasks).find("tasks_by_run"), std::string::npos);
   EXPECT_NE(QueryPlan(sql::kListHistory).find("history_by_run"), std::string::npos);
+  std::string events = QueryPlan(sql::kListRunEvents);
+  EXPECT_NE(events.find("SEARCH run_events USING PRIMARY KEY (run_seq=? AND seq>?)"),
+            std::string::npos) << events;
+  std::string replay = QueryPlan(sql::kListReplayRunEvents);
+  EXPECT_NE(replay.find("run_events_replay"), std::string::npos) << replay;
+  std::string derived = QueryPlan(sql::kListHistoryRunEvents);
+  EXPECT_NE(derived.find("USING PRIMARY KEY (run_seq=? AND seq>?)"), std::string::npos)
+      << derived;
+  std::string last = QueryPlan(sql::kLastRunEventSeq);
+  EXPECT_EQ(last.find("SCAN"), std::string::npos) << last;
   std::string counts = QueryPlan(sql::kCountRunsByState);
   EXPECT_NE(counts.find("run_state_counts"), std::string::npos) << counts;
   EXPECT_EQ(counts.find(" runs "), std::string::npos) << counts;

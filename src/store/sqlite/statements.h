@@ -14,7 +14,7 @@ namespace sluice::store::sqlite::sql {
   "idempotency_key, owner, lease_until"
 #define SLUICE_TASK_COLUMNS                                                       \
   "seq, id, name, cmd, state, executor, executor_job_id, exit_code, start_time, " \
-  "end_time, system_logs, created_at, updated_at"
+  "end_time, system_logs, created_at, updated_at, launch_spec"
 // Repeats the WHERE clause of the runs_active partial index exactly, so SQLite uses it.
 #define SLUICE_RUN_ACTIVE "state NOT IN (5, 6, 7, 8, 10)"
 
@@ -36,7 +36,22 @@ inline constexpr char kListHistory[] =
     "FROM history h LEFT JOIN tasks t ON t.seq = h.task_seq "
     "WHERE h.run_seq = ?1 AND h.seq > ?2 ORDER BY h.seq LIMIT ?3";
 
+inline constexpr char kListRunEvents[] =
+    "SELECT seq, type, at, state_name, scope, details, replay FROM run_events "
+    "WHERE run_seq = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+inline constexpr char kListReplayRunEvents[] =
+    "SELECT seq, type, at, state_name, scope, details, replay FROM run_events "
+    "WHERE run_seq = ?1 AND seq > ?2 AND replay = 1 ORDER BY seq LIMIT ?3";
+inline constexpr char kListHistoryRunEvents[] =
+    "SELECT seq, type, at, state_name, scope, details, replay FROM run_events "
+    "WHERE run_seq = ?1 AND seq > ?2 AND replay = 0 ORDER BY seq LIMIT ?3";
+
 // --- writes (writer thread) ---
+inline constexpr char kLastRunEventSeq[] =
+    "SELECT coalesce(max(seq), 0) FROM run_events WHERE run_seq = ?1";
+inline constexpr char kInsertRunEvent[] =
+    "INSERT INTO run_events (run_seq, seq, type, at, state_name, scope, details, replay) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 inline constexpr char kRunByIdempotencyKey[] =
     "SELECT " SLUICE_RUN_COLUMNS " FROM runs WHERE idempotency_key = ?1";
 inline constexpr char kInsertRun[] =
@@ -59,8 +74,8 @@ inline constexpr char kTaskForTransition[] =
 inline constexpr char kTaskExists[] = "SELECT 1 FROM tasks WHERE run_seq = ?1 AND id = ?2";
 inline constexpr char kInsertTask[] =
     "INSERT INTO tasks (run_seq, id, name, cmd, state, executor, executor_job_id, exit_code, "
-    "start_time, end_time, system_logs, created_at, updated_at) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+    "start_time, end_time, system_logs, created_at, updated_at, launch_spec) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 inline constexpr char kUpdateTask[] =
     "UPDATE tasks SET state = ?2, updated_at = ?3, executor_job_id = ?4, exit_code = ?5, "
     "start_time = ?6, end_time = ?7, system_logs = ?8 WHERE seq = ?1";

@@ -196,6 +196,7 @@ Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& c
   RETURN_IF_ERROR(insert.BindTextOrNull(11, logs));
   RETURN_IF_ERROR(insert.BindInt(12, task.created_at));
   RETURN_IF_ERROR(insert.BindInt(13, std::max(task.updated_at, task.created_at)));
+  RETURN_IF_ERROR(insert.BindTextOrNull(14, task.launch_spec));
   RETURN_IF_ERROR(insert.Run());
   int64_t task_seq = db.LastInsertRowid();
   RETURN_IF_ERROR(InsertHistory(db, run->seq, task_seq, kTaskCreated, State::kUnknown, task.state,
@@ -290,6 +291,34 @@ Status RenewLeasesOp(Connection& db, std::string_view owner, Micros lease_until)
   RETURN_IF_ERROR(renew.BindText(1, owner));
   RETURN_IF_ERROR(renew.BindInt(2, lease_until));
   return renew.Run();
+}
+
+Status AppendRunEventsOp(Connection& db, std::string_view run_id,
+                         const std::vector<RunEvent>& events, int64_t* last_seq) {
+  ASSIGN_OR_RETURN(std::optional<RunSeqState> run, FindRun(db, run_id));
+  if (!run.has_value()) return NoSuchRun(run_id);
+  int64_t seq;
+  {
+    ASSIGN_OR_RETURN(Stmt last, db.Prepare(sql::kLastRunEventSeq));
+    RETURN_IF_ERROR(last.BindInt(1, run->seq));
+    ASSIGN_OR_RETURN(bool row, last.Step());
+    seq = row ? last.ColumnInt(0) : 0;
+  }
+  ASSIGN_OR_RETURN(Stmt insert, db.Prepare(sql::kInsertRunEvent));
+  for (const RunEvent& e : events) {
+    insert.Reset();
+    RETURN_IF_ERROR(insert.BindInt(1, run->seq));
+    RETURN_IF_ERROR(insert.BindInt(2, ++seq));
+    RETURN_IF_ERROR(insert.BindText(3, e.type));
+    RETURN_IF_ERROR(insert.BindInt(4, e.at));
+    RETURN_IF_ERROR(insert.BindText(5, e.state_name));
+    RETURN_IF_ERROR(insert.BindText(6, e.scope));
+    RETURN_IF_ERROR(insert.BindText(7, e.details));
+    RETURN_IF_ERROR(insert.BindInt(8, e.replay ? 1 : 0));
+    RETURN_IF_ERROR(insert.Run());
+  }
+  *last_seq = seq;
+  return Status::Ok();
 }
 
 }  // namespace sluice::store::sqlite

@@ -22,6 +22,8 @@ Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& c
                     const std::string& logs, bool* created);
 Status TransitionTaskOp(Connection& db, const TaskTransition& t, TransitionOutcome* out);
 Status ClaimRunsOp(Connection& db, const ClaimRequest& req, std::vector<RunRecord>* out);
+Status AppendRunEventsOp(Connection& db, std::string_view run_id,
+                         const std::vector<RunEvent>& events, int64_t* last_seq);
 Status RenewLeasesOp(Connection& db, std::string_view owner, Micros lease_until);
 
 }  // namespace sluice::store::sqlite
