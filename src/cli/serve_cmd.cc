@@ -53,6 +53,8 @@ class ServeCommand final : public Command {
         {"cancel_grace_seconds", "SIGTERM-to-SIGKILL grace when canceling tasks (default 10)"},
         {"log_level", "trace, debug, info, warn, error, critical or off (default info)"},
         {"replica_id", "This replica's id (default: kept in the data dir)"},
+        {"asl_bindings_file", "JSON file binding ASL task resources to shell commands"},
+        {"asl_max_concurrency", "Inline Map iterations at once when MaxConcurrency is 0"},
     };
     flags_.reserve(std::size(kFlags));
     for (const auto& [key, help] : kFlags) {

@@ -13,13 +13,18 @@ const WorkflowDriver* DriverRegistry::Find(const std::string& workflow_type) con
   return it == drivers_.end() ? nullptr : it->second.get();
 }
 
+void DriverRegistry::Forget(const std::string& run_id) const {
+  for (const auto& [type, driver] : drivers_) driver->Forget(run_id);
+}
+
 std::map<std::string, std::vector<std::string>> DriverRegistry::Types() const {
   std::map<std::string, std::vector<std::string>> out;
   for (const auto& [type, driver] : drivers_) out[type] = driver->Versions();
   return out;
 }
 
-Status DriverRegistry::Validate(const store::RunRequest& request) const {
+Status DriverRegistry::Validate(const store::RunRequest& request,
+                                const std::vector<SubmittedFile>& files) const {
   const WorkflowDriver* driver = Find(request.workflow_type);
   if (driver == nullptr) {
     std::string supported;
@@ -42,7 +47,7 @@ Status DriverRegistry::Validate(const store::RunRequest& request) const {
                            "\" is not supported for " + request.workflow_type +
                            " (supported: " + supported + ")");
   }
-  return driver->Validate(request);
+  return driver->Validate(request, files);
 }
 
 }  // namespace sluice::engine

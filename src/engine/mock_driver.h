@@ -38,9 +38,18 @@ bool MockTaskFails(const MockParams& params, int index);
 class MockDriver final : public WorkflowDriver {
  public:
   std::vector<std::string> Versions() const override { return {"1.0"}; }
-  Status Validate(const store::RunRequest& request) const override;
+  Status Validate(const store::RunRequest& request,
+                  const std::vector<SubmittedFile>& /*files*/) const override {
+    return Validate(request);
+  }
+  Result<Decision> Decide(const store::RunRecord& run, const std::vector<store::TaskRecord>& tasks,
+                          DriverContext& /*context*/) const override {
+    return Decide(run, tasks);
+  }
+  // MOCK needs neither files nor a context.
+  Status Validate(const store::RunRequest& request) const;
   Result<Decision> Decide(const store::RunRecord& run,
-                          const std::vector<store::TaskRecord>& tasks) const override;
+                          const std::vector<store::TaskRecord>& tasks) const;
 };
 
 }  // namespace sluice::engine

@@ -152,6 +152,15 @@ const std::vector<Field>& Fields() {
          return Status::Ok();
        },
        [](const ServeConfig& c) { return CheckReplicaId(c.replica_id); }},
+      {"asl_bindings_file",
+       [](std::string_view t, ServeConfig& c) {
+         c.asl_bindings_file = std::string(t);
+         return Status::Ok();
+       },
+       [](const ServeConfig&) { return Status::Ok(); }},
+      {"asl_max_concurrency",
+       [](std::string_view t, ServeConfig& c) { return ParseInt(t, c.asl_max_concurrency); },
+       [](const ServeConfig& c) { return CheckRange(c.asl_max_concurrency, 1, 10000); }},
   };
   return kFields;
 }

@@ -22,6 +22,10 @@ struct ServeConfig {
   double cancel_grace_seconds = 10;      // SLUICE_CANCEL_GRACE_SECONDS, cancel_grace_seconds:
   std::string log_level = "info";        // SLUICE_LOG_LEVEL, log_level: (trace..off)
   std::string replica_id;                // SLUICE_REPLICA_ID; default: stored in data dir
+  // ASL task resources bound to shell commands: a JSON file {"<resource>": "<command>"},
+  // the format of `sluice asl run --bindings`.
+  std::string asl_bindings_file;         // SLUICE_ASL_BINDINGS_FILE, asl_bindings_file:
+  int asl_max_concurrency = 40;          // SLUICE_ASL_MAX_CONCURRENCY: inline Map default
 };
 
 // Applies a YAML document (a mapping with the keys above) over `config`.

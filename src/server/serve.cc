@@ -14,8 +14,10 @@
 #include <spdlog/spdlog.h>
 
 #include "api/http_server.h"
+#include "asl/binding.h"
 #include "common/clock.h"
 #include "common/ids.h"
+#include "engine/asl_driver.h"
 #include "engine/driver.h"
 #include "engine/mock_driver.h"
 #include "exec/local/local_executor.h"
@@ -132,6 +134,19 @@ int Serve(const ServeConfig& config) {
 
   engine::DriverRegistry drivers;
   drivers.Register("MOCK", std::make_unique<engine::MockDriver>());
+  engine::AslDriverOptions asl_options;
+  asl_options.default_max_concurrency = config.asl_max_concurrency;
+  if (!config.asl_bindings_file.empty()) {
+    std::ifstream in(config.asl_bindings_file, std::ios::binary);
+    if (!in) {
+      return Fail(InvalidArgument("asl_bindings_file: cannot read " + config.asl_bindings_file));
+    }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto bindings = asl::ParseBindings(text);
+    if (!bindings.ok()) return Fail(bindings.status().WithPrefix("asl_bindings_file"));
+    asl_options.bindings.insert(bindings->begin(), bindings->end());
+  }
+  drivers.Register("ASL", std::make_unique<engine::AslDriver>(std::move(asl_options)));
 
   EventRelay relay;
   exec::local::LocalExecutorOptions exec_options;

@@ -194,7 +194,10 @@ Status RunService::ValidateSubmit(SubmitRequest& req) const {
                            std::to_string(options_.limits.max_attachment_bytes));
   }
   r.attachments.clear();
-  return drivers_.Validate(r);
+  std::vector<engine::SubmittedFile> files;
+  files.reserve(req.attachments.size());
+  for (const auto& a : req.attachments) files.push_back({a.filename, a.content});
+  return drivers_.Validate(r, files);
 }
 
 store::NewRun RunService::NewRunFor(const SubmitRequest& req) {
@@ -309,6 +312,22 @@ Result<TaskListPage> RunService::ListTasks(std::string_view run_id, int64_t page
   ASSIGN_OR_RETURN(store::TaskPage page, store_.ListTasks(q));
   TaskListPage out;
   out.tasks = std::move(page.tasks);
+  if (page.next_after_seq) out.next_page_token = EncodePageToken(*page.next_after_seq);
+  return out;
+}
+
+Result<RunEventListPage> RunService::ListHistory(std::string_view run_id, int64_t page_size,
+                                                std::string_view page_token) {
+  ASSIGN_OR_RETURN(PageRequest req, ParsePage(page_size, page_token, options_.limits,
+                                              options_.limits.default_task_page_size));
+  store::RunEventQuery q;
+  q.run_id = std::string(run_id);
+  q.page_size = req.size;
+  q.after_seq = req.cursor;
+  q.filter = store::RunEventFilter::kHistoryOnly;
+  ASSIGN_OR_RETURN(store::RunEventPage page, store_.ListRunEvents(q));
+  RunEventListPage out;
+  out.events = std::move(page.events);
   if (page.next_after_seq) out.next_page_token = EncodePageToken(*page.next_after_seq);
   return out;
 }

@@ -55,6 +55,11 @@ struct TaskListPage {
   std::string next_page_token;
 };
 
+struct RunEventListPage {
+  std::vector<store::RunEvent> events;
+  std::string next_page_token;
+};
+
 struct Limits {
   int default_page_size = 20;       // runs
   int default_task_page_size = 100;
@@ -97,6 +102,11 @@ class RunService {
   Result<TaskListPage> ListTasks(std::string_view run_id, int64_t page_size,
                                  std::string_view page_token);
   Result<store::TaskRecord> GetTask(std::string_view run_id, std::string_view task_id);
+  // The run's execution history as its workflow engine recorded it (for ASL: StateEntered,
+  // TaskScheduled, ... like Step Functions' GetExecutionHistory), oldest first, paginated
+  // like tasks. The engine's replay inputs are not part of it. kNotFound for an unknown run.
+  Result<RunEventListPage> ListHistory(std::string_view run_id, int64_t page_size,
+                                       std::string_view page_token);
   // Path of a task's captured "stdout" or "stderr". kNotFound if the task or file is absent.
   Result<std::string> TaskLogPath(std::string_view run_id, std::string_view task_id,
                                   std::string_view stream);

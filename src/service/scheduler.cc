@@ -4,12 +4,81 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/json.h"
 
 namespace sluice::service {
 namespace {
 
 std::string SlotKey(const std::string& run_id, const std::string& task_id) {
   return run_id + "/" + task_id;
+}
+
+// What a driver may use while it decides for one run: the run's files and engine log.
+class RunDriverContext final : public engine::DriverContext {
+ public:
+  RunDriverContext(store::RunStore& store, const Clock& clock, const std::string& data_dir,
+                   const std::string& run_id)
+      : store_(store), clock_(clock), data_dir_(data_dir), run_id_(run_id) {}
+
+  Micros Now() const override { return clock_.Now(); }
+  std::string RunDir() const override { return RunService::RunDir(data_dir_, run_id_); }
+  std::string TaskDir(const std::string& task_id) const override {
+    return RunService::TaskDir(data_dir_, run_id_, task_id);
+  }
+  Result<std::vector<store::RunEvent>> ReplayEvents() override {
+    std::vector<store::RunEvent> all;
+    store::RunEventQuery q;
+    q.run_id = run_id_;
+    q.page_size = 1000;
+    q.filter = store::RunEventFilter::kReplayOnly;
+    while (true) {
+      ASSIGN_OR_RETURN(store::RunEventPage page, store_.ListRunEvents(q));
+      for (auto& e : page.events) all.push_back(std::move(e));
+      if (!page.next_after_seq) break;
+      q.after_seq = page.next_after_seq;
+    }
+    return all;
+  }
+  Status AppendEvents(const std::vector<store::RunEvent>& events) override {
+    return store_.AppendRunEvents(run_id_, events).status();
+  }
+
+ private:
+  store::RunStore& store_;
+  const Clock& clock_;
+  const std::string& data_dir_;
+  const std::string& run_id_;
+};
+
+// The environment and resources of a task, kept with its record (TaskRecord::launch_spec) so
+// that a task recorded but never submitted before a crash is submitted as planned.
+std::string EncodeLaunchSpec(const exec::Resources& r, const std::map<std::string, std::string>& env) {
+  if (env.empty() && r.cpus == exec::Resources{}.cpus && r.memory_mb == 0 &&
+      r.time_limit_seconds == 0) {
+    return "";
+  }
+  Json j = {{"env", env},
+            {"cpus", r.cpus},
+            {"memory_mb", r.memory_mb},
+            {"time_limit_seconds", r.time_limit_seconds}};
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Status DecodeLaunchSpec(const std::string& text, exec::Resources* r,
+                        std::map<std::string, std::string>* env) {
+  if (text.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(Json j, ParseJson(text, "task launch_spec"));
+  try {
+    *env = j.value("env", std::map<std::string, std::string>{});
+    r->cpus = j.value("cpus", r->cpus);
+    r->memory_mb = j.value("memory_mb", r->memory_mb);
+    r->time_limit_seconds = j.value("time_limit_seconds", r->time_limit_seconds);
+  } catch (const Json::exception& e) {
+    return Internal(std::string("task launch_spec: ") + e.what());
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -89,19 +158,53 @@ int Scheduler::ActiveTasks() {
 }
 
 void Scheduler::TickerLoop() {
+  Micros next_tick = clock_.Now() + options_.tick;
   while (true) {
+    std::vector<std::string> due;
+    bool claim = false;
+    bool renew = false;
     {
       MutexLock lock(mu_);
-      lock.WaitFor(tick_cv_, std::chrono::microseconds(options_.tick),
-                   [this]() NO_THREAD_SAFETY_ANALYSIS { return stopping_ || claim_requested_; });
+      Micros now = clock_.Now();
+      Micros until = next_tick;
+      if (!timers_.empty()) until = std::min(until, timers_.begin()->first);
+      if (until > now) {
+        lock.WaitFor(tick_cv_, std::chrono::microseconds(until - now),
+                     [this]() NO_THREAD_SAFETY_ANALYSIS {
+                       return stopping_ || claim_requested_ || timers_changed_;
+                     });
+      }
       if (stopping_) return;
+      timers_changed_ = false;
+      now = clock_.Now();
+      while (!timers_.empty() && timers_.begin()->first <= now) {
+        due.push_back(std::move(timers_.begin()->second));
+        timers_.erase(timers_.begin());
+      }
+      renew = now >= next_tick;
+      if (renew) next_tick = now + options_.tick;
+      claim = renew || claim_requested_;
       claim_requested_ = false;
     }
-    Status st = ClaimAndAdopt(/*include_owned=*/false);
-    if (!st.ok()) spdlog::warn("scheduler: claim failed: {}", st.ToString());
-    st = store_.RenewLeases(options_.owner, clock_.Now() + options_.lease_duration);
-    if (!st.ok()) spdlog::warn("scheduler: lease renewal failed: {}", st.ToString());
+    for (const auto& run_id : due) WakeRun(run_id);
+    if (claim) {
+      Status st = ClaimAndAdopt(/*include_owned=*/false);
+      if (!st.ok()) spdlog::warn("scheduler: claim failed: {}", st.ToString());
+    }
+    if (renew) {
+      Status st = store_.RenewLeases(options_.owner, clock_.Now() + options_.lease_duration);
+      if (!st.ok()) spdlog::warn("scheduler: lease renewal failed: {}", st.ToString());
+    }
   }
+}
+
+void Scheduler::WakeRunAt(const std::string& run_id, Micros at) {
+  {
+    MutexLock lock(mu_);
+    timers_.emplace(at, run_id);
+    timers_changed_ = true;
+  }
+  tick_cv_.notify_one();
 }
 
 Status Scheduler::ClaimAndAdopt(bool include_owned) {
@@ -284,11 +387,25 @@ Status Scheduler::ProcessRunOnce(const std::string& run_id) {
         MutexLock lock(mu_);
         slot_holders_.insert(SlotKey(run_id, task.id));
       }
-      RETURN_IF_ERROR(SubmitTask(run, task, exec::Resources{}, {}));
+      exec::Resources resources;
+      std::map<std::string, std::string> env;
+      RETURN_IF_ERROR(DecodeLaunchSpec(task.launch_spec, &resources, &env));
+      RETURN_IF_ERROR(SubmitTask(run, task, resources, env));
     }
   }
 
-  ASSIGN_OR_RETURN(engine::Decision decision, driver->Decide(run, tasks));
+  RunDriverContext context(store_, clock_, options_.data_dir, run_id);
+  ASSIGN_OR_RETURN(engine::Decision decision, driver->Decide(run, tasks, context));
+  if (!decision.cancel.empty()) {
+    std::vector<store::TaskRecord> unwanted;
+    for (const auto& t : tasks) {
+      if (std::find(decision.cancel.begin(), decision.cancel.end(), t.id) != decision.cancel.end()) {
+        unwanted.push_back(t);
+      }
+    }
+    RETURN_IF_ERROR(CancelTasks(run, unwanted));
+  }
+  if (decision.wake_at) WakeRunAt(run_id, *decision.wake_at);
   if (decision.finish) {
     store::RunTransition t;
     t.run_id = run_id;
@@ -307,10 +424,28 @@ Status Scheduler::ProcessRunOnce(const std::string& run_id) {
       }
       return outcome.status();
     }
+    if (std::any_of(tasks.begin(), tasks.end(), [](const auto& t) { return !IsTerminal(t.state); })) {
+      WakeRun(run_id);  // stop what still runs (see the terminal case above), then finish
+      return Status::Ok();
+    }
     Finish(run_id);
     return Status::Ok();
   }
-  if (!decision.start.empty()) RETURN_IF_ERROR(StartTasks(run, std::move(decision.start), tasks));
+  if (!decision.start.empty()) {
+    RETURN_IF_ERROR(StartTasks(run, std::move(decision.start), tasks));
+  } else if (run.state == State::kInitializing) {
+    // Nothing to start now (a Wait state, a retry back-off): the run has started all the same.
+    store::RunTransition t;
+    t.run_id = run_id;
+    t.to = State::kRunning;
+    t.at = clock_.Now();
+    t.start_time = t.at;
+    t.reason = "workflow started";
+    auto outcome = store_.TransitionRun(t);
+    if (!outcome.ok() && outcome.status().code() != StatusCode::kFailedPrecondition) {
+      return outcome.status();
+    }
+  }
   return Status::Ok();
 }
 
@@ -351,6 +486,7 @@ Status Scheduler::StartTasks(const store::RunRecord& run, std::vector<engine::Ta
     task.id = plan.task_id;
     task.name = plan.name;
     task.cmd = plan.argv;
+    task.launch_spec = EncodeLaunchSpec(plan.resources, plan.env);
     task.state = State::kQueued;
     task.executor = executor_.Name();
     task.created_at = clock_.Now();
@@ -490,6 +626,7 @@ Result<std::vector<store::TaskRecord>> Scheduler::LoadTasks(const std::string& r
 }
 
 void Scheduler::Finish(const std::string& run_id) {
+  drivers_.Forget(run_id);
   {
     MutexLock lock(mu_);
     active_runs_.erase(run_id);

@@ -81,6 +81,8 @@ class Scheduler final : public RunWaker, public exec::EventSink {
                     const exec::Resources& resources, const std::map<std::string, std::string>& env);
   Result<std::vector<store::TaskRecord>> LoadTasks(const std::string& run_id);
   void Finish(const std::string& run_id);
+  // Wakes the run at `at` (a driver's timer).
+  void WakeRunAt(const std::string& run_id, Micros at) EXCLUDES(mu_);
   // Frees the task slot held by run/task, if it holds one, and wakes a run waiting for it.
   void ReleaseSlot(const std::string& run_id, const std::string& task_id) EXCLUDES(mu_);
   // Takes up to `wanted` slots for `run_id`; returns how many it got.
@@ -108,6 +110,8 @@ class Scheduler final : public RunWaker, public exec::EventSink {
   std::deque<std::string> waiting_for_slot_ GUARDED_BY(mu_);
   std::set<std::string> cancel_sent_ GUARDED_BY(mu_);      // "run/task" already canceled
   std::set<std::string> slot_holders_ GUARDED_BY(mu_);     // "run/task" holding a task slot
+  std::multimap<Micros, std::string> timers_ GUARDED_BY(mu_);  // wake-ups asked by drivers
+  bool timers_changed_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 

@@ -215,10 +215,15 @@ TEST_F(SchedulerTest, ARecordedButUnsubmittedTaskIsSubmittedAfterRestart) {
   task.run_id = "run-crashed";
   task.id = "task-1";
   task.cmd = {"/bin/true"};
+  task.launch_spec = R"({"env": {"REGION": "chr7"}, "cpus": 4, "memory_mb": 2048})";
   ASSERT_TRUE(store_.CreateTask(task).ok());
   StartScheduler();
   ASSERT_TRUE(WaitUntil([&] { return Started() == 1; }));
   EXPECT_EQ(executor_.started()[0].task_id, "task-1");
+  // Submitted as it was planned, not with defaults.
+  EXPECT_EQ(executor_.started()[0].env.at("REGION"), "chr7");
+  EXPECT_EQ(executor_.started()[0].resources.cpus, 4);
+  EXPECT_EQ(executor_.started()[0].resources.memory_mb, 2048);
   ASSERT_TRUE(executor_.Finish("run-crashed", "task-1", State::kComplete, 0).ok());
   ASSERT_TRUE(WaitUntil([&] { return RunState("run-crashed") == State::kComplete; }));
   EXPECT_EQ(Started(), 1u);

@@ -48,5 +48,6 @@ void CancelRun(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&
 void ListTasks(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 void GetTask(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 void GetTaskLog(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void ListHistory(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 
 }  // namespace sluice::api

@@ -15,6 +15,7 @@ std::vector<Route> ApiRoutes() {
       {M::kGet, "/ga4gh/wes/v1/runs/{}/tasks/{}", &GetTask},
       {M::kGet, "/ga4gh/wes/v1/service-info", &GetServiceInfo},
       {M::kGet, "/api/v1/runs/{}/tasks/{}/logs/{}", &GetTaskLog},
+      {M::kGet, "/api/v1/runs/{}/history", &ListHistory},
       {M::kGet, "/healthz", &GetHealth},
   };
 }

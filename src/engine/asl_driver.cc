@@ -1,0 +1,401 @@
+#include "engine/asl_driver.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "asl/batch.h"
+#include "asl/binding.h"
+#include "asl/definition.h"
+#include "asl/interpreter.h"
+
+namespace sluice::engine {
+namespace fs = std::filesystem;
+using asl::Value;
+
+namespace {
+
+constexpr char kTaskIdPrefix[] = "task-";
+constexpr char kInputFile[] = "input.json";
+constexpr size_t kMaxTaskOutputBytes = 256 * 1024 + 1;  // one past the ASL payload limit
+constexpr char kReplayType[] = "Input";
+
+std::string RecordId(const std::string& asl_task_id) { return kTaskIdPrefix + asl_task_id; }
+
+Result<std::string> ReadFile(const std::string& path, size_t max_bytes, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound(std::string(what) + ": cannot read " + path);
+  std::string data(max_bytes, '\0');
+  in.read(data.data(), static_cast<std::streamsize>(max_bytes));
+  data.resize(static_cast<size_t>(in.gcount()));
+  return data;
+}
+
+// The path a non-attachment workflow_url names, or "" if it names none.
+std::string LocalPathOf(const std::string& url) {
+  if (url.rfind("file://", 0) == 0) return url.substr(7);
+  if (!url.empty() && url.front() == '/') return url;
+  return "";
+}
+
+// The definition text of a run: an attachment of the run (by name), or a local file.
+Result<std::string> ReadDefinition(const store::RunRequest& request, const std::string& run_dir,
+                                   size_t max_bytes) {
+  const std::string& url = request.workflow_url;
+  if (std::find(request.attachments.begin(), request.attachments.end(), url) !=
+      request.attachments.end()) {
+    return ReadFile(run_dir + "/attachments/" + url, max_bytes + 1, "workflow_url");
+  }
+  std::string path = LocalPathOf(url);
+  if (path.empty()) {
+    return InvalidArgument("workflow_url: \"" + url +
+                           "\" is neither an attached file nor a file:// URL or absolute path");
+  }
+  return ReadFile(path, max_bytes + 1, "workflow_url");
+}
+
+Result<std::shared_ptr<const asl::Definition>> ParseChecked(const std::string& text,
+                                                            size_t max_bytes) {
+  if (text.size() > max_bytes) {
+    return PayloadTooLarge("workflow_url: the definition is larger than " +
+                           std::to_string(max_bytes) + " bytes");
+  }
+  auto parsed = asl::ParseDefinition(text);
+  if (!parsed.ok()) return parsed.status().WithPrefix("workflow_url: invalid state machine");
+  return parsed;
+}
+
+std::string MachineName(const std::string& url) {
+  std::string name = fs::path(url).stem().string();
+  return name.empty() ? "state-machine" : name;
+}
+
+uint64_t SeedOf(const std::string& run_id) { return std::hash<std::string>{}(run_id); }
+
+std::string TaskName(const asl::StartTask& t) {
+  std::string name = t.scope.empty() ? t.state_name : t.scope + "/" + t.state_name;
+  if (t.attempt > 0) name += " (retry " + std::to_string(t.attempt) + ")";
+  return name;
+}
+
+std::string Dump(const Value& v) { return v.dump(-1, ' ', false, Value::error_handler_t::replace); }
+
+store::RunEvent ReplayRecord(const asl::Event& e, const std::string* definition) {
+  store::RunEvent r;
+  r.type = kReplayType;
+  r.at = e.at;
+  Value details = Value::object();
+  details["event"] = e.ToJson();
+  if (definition != nullptr) details["definition"] = *definition;
+  r.details = Dump(details);
+  r.replay = true;
+  return r;
+}
+
+store::RunEvent HistoryRecord(asl::HistoryEvent h) {
+  store::RunEvent r;
+  r.type = std::move(h.type);
+  r.at = h.at;
+  r.state_name = std::move(h.state_name);
+  r.scope = std::move(h.scope);
+  r.details = Dump(h.details);
+  return r;
+}
+
+Result<Value> ParseValue(const std::string& text, std::string_view what) {
+  Value v = Value::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (v.is_discarded()) return Internal(std::string(what) + ": not valid JSON");
+  return v;
+}
+
+std::string Truncate(std::string s, size_t n) {
+  if (s.size() > n) s = s.substr(0, n) + "...";
+  return s;
+}
+
+}  // namespace
+
+struct AslDriver::RunState {
+  std::shared_ptr<const asl::Definition> definition;
+  std::unique_ptr<asl::Execution> execution;
+  std::optional<asl::ExecutionResult> result;
+};
+
+AslDriver::AslDriver(AslDriverOptions options) : options_(std::move(options)) {}
+AslDriver::~AslDriver() = default;
+
+Status AslDriver::Validate(const store::RunRequest& request,
+                           const std::vector<SubmittedFile>& files) const {
+  std::string text;
+  auto attached = std::find_if(files.begin(), files.end(),
+                               [&](const SubmittedFile& f) { return f.name == request.workflow_url; });
+  if (attached != files.end()) {
+    text = std::string(attached->content);
+  } else {
+    std::string path = LocalPathOf(request.workflow_url);
+    if (path.empty()) {
+      return InvalidArgument("workflow_url: \"" + request.workflow_url +
+                             "\" is neither an attached file (workflow_attachment) nor a "
+                             "file:// URL or absolute path");
+    }
+    ASSIGN_OR_RETURN(text, ReadFile(path, options_.max_definition_bytes + 1, "workflow_url"));
+  }
+  return ParseChecked(text, options_.max_definition_bytes).status();
+}
+
+Result<std::shared_ptr<AslDriver::RunState>> AslDriver::Load(const store::RunRecord& run,
+                                                             DriverContext& context) const {
+  auto state = std::make_shared<RunState>();
+  ASSIGN_OR_RETURN(std::vector<store::RunEvent> recorded, context.ReplayEvents());
+  std::string definition_text;
+  if (!recorded.empty()) {
+    // The definition as it was when the execution started (the file may have changed since).
+    ASSIGN_OR_RETURN(Value first, ParseValue(recorded.front().details, "engine log entry 1"));
+    if (!first.contains("definition") || !first["definition"].is_string()) {
+      return Internal("run " + run.id + ": engine log does not start with the definition");
+    }
+    definition_text = first["definition"].get<std::string>();
+  } else {
+    ASSIGN_OR_RETURN(definition_text, ReadDefinition(run.request, context.RunDir(),
+                                                     options_.max_definition_bytes));
+  }
+  ASSIGN_OR_RETURN(state->definition, ParseChecked(definition_text, options_.max_definition_bytes));
+
+  asl::ExecutionOptions opts;
+  std::string machine = MachineName(run.request.workflow_url);
+  opts.execution_name = run.id;
+  opts.execution_id = "arn:aws:states:local:000000000000:execution:" + machine + ":" + run.id;
+  opts.state_machine_name = machine;
+  opts.state_machine_id = "arn:aws:states:local:000000000000:stateMachine:" + machine;
+  opts.seed = SeedOf(run.id);
+  opts.default_max_concurrency = options_.default_max_concurrency;
+  opts.record_history = true;
+  state->execution = std::make_unique<asl::Execution>(state->definition, std::move(opts));
+
+  if (recorded.empty()) {
+    ASSIGN_OR_RETURN(Value input, ParseValue(run.request.workflow_params, "workflow_params"));
+    asl::Event start = asl::Event::Start(std::move(input), context.Now());
+    asl::Transition t = state->execution->Step(start);
+    std::vector<store::RunEvent> log;
+    log.reserve(t.history.size() + 1);
+    log.push_back(ReplayRecord(start, &definition_text));
+    for (auto& h : t.history) log.push_back(HistoryRecord(std::move(h)));
+    RETURN_IF_ERROR(context.AppendEvents(log));
+    if (t.result) state->result = std::move(t.result);
+    return state;
+  }
+  for (const store::RunEvent& r : recorded) {
+    ASSIGN_OR_RETURN(Value details, ParseValue(r.details, "engine log entry"));
+    ASSIGN_OR_RETURN(asl::Event e, asl::Event::FromJson(details["event"]));
+    asl::Transition t = state->execution->Step(e);
+    if (t.result) state->result = std::move(t.result);
+  }
+  return state;
+}
+
+Result<Decision> AslDriver::Decide(const store::RunRecord& run,
+                                   const std::vector<store::TaskRecord>& tasks,
+                                   DriverContext& context) const {
+  std::shared_ptr<RunState> state;
+  {
+    MutexLock lock(mu_);
+    auto it = runs_.find(run.id);
+    if (it != runs_.end()) state = it->second;
+  }
+  if (state == nullptr) {
+    ASSIGN_OR_RETURN(state, Load(run, context));
+    MutexLock lock(mu_);
+    runs_[run.id] = state;
+  }
+
+  std::map<std::string, const store::TaskRecord*> records;
+  for (const auto& t : tasks) records[t.id] = &t;
+
+  // Feed the execution whatever has happened: tasks that ended, timers that are due, tasks
+  // that end as soon as they start (nothing to run them with). Record each event with the
+  // history it produced before anything acts on it.
+  Decision d;
+  std::vector<store::RunEvent> log;
+  auto feed = [&](const asl::Event& e) {
+    asl::Transition t = state->execution->Step(e);
+    log.push_back(ReplayRecord(e, nullptr));
+    for (auto& h : t.history) log.push_back(HistoryRecord(std::move(h)));
+    if (t.result) state->result = std::move(t.result);
+  };
+  std::vector<asl::StartTask> to_start;
+  for (bool progressed = true; progressed && !state->result;) {
+    progressed = false;
+    Micros now = context.Now();
+    std::vector<asl::Event> events;
+    to_start.clear();
+    for (const asl::StartTask& st : state->execution->RunningTasks()) {
+      auto rec = records.find(RecordId(st.task_id));
+      if (rec == records.end()) {
+        to_start.push_back(st);
+        continue;
+      }
+      const store::TaskRecord& task = *rec->second;
+      if (!IsTerminal(task.state)) continue;
+      Micros at = task.end_time.value_or(now);
+      bool sync = false;
+      if (options_.bindings.count(st.resource) == 0 && asl::IsBatchSubmitJob(st.resource, &sync)) {
+        auto spec = asl::ParseSubmitJob(st.input);
+        if (!spec.ok()) {
+          events.push_back(asl::Event::TaskFailed(st.task_id, spec.error().error,
+                                                  spec.error().cause, at));
+          continue;
+        }
+        asl::BatchJobOutcome outcome;
+        outcome.job_id = asl::BatchJobId(run.id, st.task_id);
+        outcome.succeeded = task.state == State::kComplete;
+        outcome.created_at = task.created_at;
+        asl::BatchAttempt attempt;
+        attempt.exit_code = task.exit_code;
+        attempt.started_at = task.start_time.value_or(task.created_at);
+        attempt.stopped_at = task.end_time.value_or(at);
+        attempt.status_reason = task.exit_code ? std::string(asl::kBatchContainerExited)
+                                               : (task.system_logs.empty() ? std::string()
+                                                                           : task.system_logs.back());
+        attempt.log_stream_name = asl::BatchLogStreamName(*spec, outcome.job_id);
+        outcome.status_reason = attempt.status_reason;
+        outcome.attempts.push_back(std::move(attempt));
+        Value description = asl::BatchJobDescription(*spec, outcome);
+        if (outcome.succeeded) {
+          events.push_back(asl::Event::TaskSucceeded(st.task_id, std::move(description), at));
+        } else {
+          asl::ErrorInfo err = asl::BatchJobFailure(description);
+          events.push_back(asl::Event::TaskFailed(st.task_id, err.error, err.cause, at));
+        }
+        continue;
+      }
+      asl::CommandOutcome outcome;
+      outcome.exit_code = task.exit_code.value_or(-1);
+      std::string dir = context.TaskDir(task.id);
+      auto out = ReadFile(dir + "/stdout", kMaxTaskOutputBytes, "task stdout");
+      if (out.ok()) outcome.stdout_text = std::move(*out);
+      auto err = ReadFile(dir + "/stderr", 64 * 1024, "task stderr");
+      if (err.ok()) outcome.stderr_text = std::move(*err);
+      if (!task.exit_code && !task.system_logs.empty()) {
+        outcome.stderr_text += "\n" + task.system_logs.back();
+      }
+      auto result = asl::InterpretCommandOutcome(outcome);
+      if (result.ok() && task.state == State::kComplete) {
+        events.push_back(asl::Event::TaskSucceeded(st.task_id, std::move(result).value(), at));
+      } else if (!result.ok()) {
+        events.push_back(asl::Event::TaskFailed(st.task_id, result.error().error,
+                                                result.error().cause, at));
+      } else {
+        events.push_back(asl::Event::TaskFailed(
+            st.task_id, std::string(asl::errors::kTaskFailed),
+            "task ended " + std::string(StateName(task.state)) +
+                (task.system_logs.empty() ? "" : ": " + task.system_logs.back()),
+            at));
+      }
+    }
+    // Tasks nothing can run fail at once.
+    for (auto it = to_start.begin(); it != to_start.end();) {
+      bool sync = false;
+      bool bound = options_.bindings.count(it->resource) > 0;
+      if (!bound && !(asl::IsBatchSubmitJob(it->resource, &sync) && sync)) {
+        asl::ErrorInfo e = asl::ResourceNotBoundError(it->resource, it->state_name);
+        events.push_back(asl::Event::TaskFailed(it->task_id, e.error, e.cause, now));
+        it = to_start.erase(it);
+        continue;
+      }
+      if (!bound) {
+        auto spec = asl::ParseSubmitJob(it->input);
+        if (!spec.ok() || asl::BatchCommandLine(*spec).empty()) {
+          asl::ErrorInfo e = spec.ok() ? asl::ErrorInfo{std::string(asl::kBatchClientException),
+                                                        "ContainerOverrides.Command: required to "
+                                                        "run the job"}
+                                       : spec.error();
+          events.push_back(asl::Event::TaskFailed(it->task_id, e.error, e.cause, now));
+          it = to_start.erase(it);
+          continue;
+        }
+      }
+      ++it;
+    }
+    for (const asl::StartTimer& timer : state->execution->PendingTimers()) {
+      if (timer.deadline <= now) events.push_back(asl::Event::TimerFired(timer.timer_id, now));
+    }
+    std::stable_sort(events.begin(), events.end(),
+                     [](const asl::Event& a, const asl::Event& b) { return a.at < b.at; });
+    for (const asl::Event& e : events) {
+      if (state->result) break;
+      feed(e);
+      progressed = true;
+    }
+  }
+  if (!log.empty()) RETURN_IF_ERROR(context.AppendEvents(log));
+
+  if (state->result) {
+    const asl::ExecutionResult& r = *state->result;
+    if (r.status == asl::ExecutionResult::Status::kSucceeded) {
+      d.finish = State::kComplete;
+      d.reason = "execution succeeded";
+      d.outputs = Dump(r.output.is_object() ? r.output : Value{{"output", r.output}});
+    } else {
+      d.finish = r.status == asl::ExecutionResult::Status::kAborted ? State::kCanceled
+                                                                     : State::kExecutorError;
+      d.reason = "execution " + std::string(asl::ExecutionStatusName(r.status)) + ": " +
+                 r.error + (r.cause.empty() ? "" : ": " + Truncate(r.cause, 2000));
+      d.outputs = Dump(Value{{"Error", r.error}, {"Cause", r.cause}});
+    }
+    // Whatever still runs is no longer wanted.
+    for (const auto& t : tasks) {
+      if (!IsTerminal(t.state)) d.cancel.push_back(t.id);
+    }
+    return d;
+  }
+
+  // Tasks the execution no longer waits for (a timeout, a failed sibling) are stopped.
+  std::set<std::string> running;
+  for (const asl::StartTask& st : state->execution->RunningTasks()) {
+    running.insert(RecordId(st.task_id));
+  }
+  for (const auto& t : tasks) {
+    if (!IsTerminal(t.state) && running.count(t.id) == 0) d.cancel.push_back(t.id);
+  }
+  for (asl::StartTask& st : to_start) {
+    TaskPlan plan;
+    plan.task_id = RecordId(st.task_id);
+    plan.name = TaskName(st);
+    auto binding = options_.bindings.find(st.resource);
+    if (binding != options_.bindings.end()) {
+      std::string dir = context.TaskDir(plan.task_id);
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      std::ofstream(dir + "/" + kInputFile, std::ios::binary | std::ios::trunc) << Dump(st.input);
+      plan.argv = {"/bin/sh", "-c", std::string("exec <") + kInputFile + "\n" + binding->second};
+      for (auto& [k, v] : asl::BindingEnvironment(st.resource, st.state_name, run.id, st.attempt)) {
+        plan.env[k] = v;
+      }
+    } else {
+      auto spec = asl::ParseSubmitJob(st.input);  // checked above
+      std::string job_id = asl::BatchJobId(run.id, st.task_id);
+      plan.argv = asl::BatchCommandLine(*spec);
+      for (auto& [k, v] : asl::BatchJobEnvironment(*spec, job_id, st.attempt + 1)) plan.env[k] = v;
+      if (spec->vcpus) plan.resources.cpus = *spec->vcpus;
+      if (spec->memory_mib) plan.resources.memory_mb = *spec->memory_mib;
+      if (spec->attempt_duration_seconds) {
+        plan.resources.time_limit_seconds = *spec->attempt_duration_seconds;
+      }
+    }
+    d.start.push_back(std::move(plan));
+  }
+  for (const asl::StartTimer& timer : state->execution->PendingTimers()) {
+    if (!d.wake_at || timer.deadline < *d.wake_at) d.wake_at = timer.deadline;
+  }
+  return d;
+}
+
+void AslDriver::Forget(const std::string& run_id) const {
+  MutexLock lock(mu_);
+  runs_.erase(run_id);
+}
+
+}  // namespace sluice::engine

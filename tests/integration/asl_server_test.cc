@@ -1,0 +1,176 @@
+// ASL runs through the server: submitted over WES with the definition attached, each Task
+// state a task record, the execution history served at /api/v1/runs/{id}/history, and
+// kill -9 in the middle of an execution neither loses it nor runs a finished task again.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "harness.h"
+
+namespace sluice::testing {
+namespace {
+
+int CountLines(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) ++n;
+  return n;
+}
+
+std::string WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+  return path;
+}
+
+// Submits an ASL run with `definition` attached; returns the run id.
+std::string SubmitAsl(const ServerProcess& server, const std::string& definition,
+                      const json& input) {
+  HttpResponse r = HttpPostForm(server.wes() + "/runs",
+                                {{"workflow_type", "ASL", ""},
+                                 {"workflow_type_version", "1.0", ""},
+                                 {"workflow_url", "machine.asl.json", ""},
+                                 {"workflow_params", input.dump(), ""},
+                                 {"workflow_attachment", definition, "machine.asl.json"}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  return r.Json().value("run_id", "");
+}
+
+std::vector<json> AllHistory(const ServerProcess& server, const std::string& run_id) {
+  std::vector<json> all;
+  std::string token;
+  for (int i = 0; i < 1000; ++i) {
+    HttpResponse r = HttpGet(server.url() + "/api/v1/runs/" + run_id + "/history?page_size=7" +
+                             (token.empty() ? "" : "&page_token=" + token));
+    EXPECT_EQ(r.status, 200) << r.body;
+    json page = r.Json();
+    for (auto& e : page["events"]) all.push_back(e);
+    token = page.value("next_page_token", "");
+    if (token.empty()) break;
+  }
+  return all;
+}
+
+constexpr char kMapMachine[] = R"({
+  "StartAt": "Regions",
+  "States": {
+    "Regions": {
+      "Type": "Map", "ItemsPath": "$.regions", "MaxConcurrency": 2,
+      "ItemSelector": {"region.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index"},
+      "ItemProcessor": {"StartAt": "Align", "States": {
+        "Align": {"Type": "Task", "Resource": "local:echo", "End": true}}},
+      "ResultPath": "$.aligned",
+      "Next": "Done"
+    },
+    "Done": {"Type": "Succeed"}
+  }
+})";
+
+TEST(AslServer, MapOfBoundTasksCompletesWithTaskRecordsAndHistory) {
+  TempDir dir;
+  std::string bindings = WriteFile(dir.path() + "/bindings.json", R"({"local:echo": "cat"})");
+  ServerProcess server(dir.path() + "/data", {"--asl-bindings-file", bindings});
+  std::string run = SubmitAsl(server, kMapMachine, {{"regions", {"chr1", "chr2", "chr3"}}});
+  ASSERT_FALSE(run.empty());
+  ASSERT_EQ(WaitForTerminal(server, run), "COMPLETE");
+
+  json log = HttpGet(server.wes() + "/runs/" + run).Json();
+  json want_aligned = json::array({{{"region", "chr1"}, {"index", 0}},
+                                   {{"region", "chr2"}, {"index", 1}},
+                                   {{"region", "chr3"}, {"index", 2}}});
+  EXPECT_EQ(log["outputs"]["aligned"], want_aligned) << log.dump();
+
+  std::vector<json> tasks = AllTasks(server, run);
+  ASSERT_EQ(tasks.size(), 3u);
+  std::set<std::string> names;
+  for (const auto& t : tasks) {
+    names.insert(t.value("name", ""));
+    EXPECT_EQ(t.value("exit_code", -1), 0);
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"Regions[0]/Align", "Regions[1]/Align",
+                                          "Regions[2]/Align"}));
+
+  std::vector<json> history = AllHistory(server, run);
+  ASSERT_FALSE(history.empty());
+  EXPECT_EQ(history.front().value("type", ""), "ExecutionStarted");
+  EXPECT_EQ(history.back().value("type", ""), "ExecutionSucceeded");
+  int scheduled = 0;
+  for (size_t i = 0; i < history.size(); ++i) {
+    scheduled += history[i].value("type", "") == "TaskScheduled";
+    if (i > 0) {
+      EXPECT_GT(history[i]["id"].get<int64_t>(), history[i - 1]["id"].get<int64_t>());
+    }
+  }
+  EXPECT_EQ(scheduled, 3);
+
+  EXPECT_EQ(HttpGet(server.url() + "/api/v1/runs/nope/history").status, 404);
+}
+
+TEST(AslServer, InvalidDefinitionIsRefusedWithItsLocation) {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  HttpResponse r = HttpPostForm(
+      server.wes() + "/runs",
+      {{"workflow_type", "ASL", ""},
+       {"workflow_type_version", "1.0", ""},
+       {"workflow_url", "m.json", ""},
+       {"workflow_attachment",
+        R"({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Algn"}}})", "m.json"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("States.A.Next"), std::string::npos) << r.body;
+  EXPECT_EQ(HttpGet(server.wes() + "/runs").Json()["runs"].size(), 0u);
+}
+
+TEST(AslServer, ExecutionGoesOnAfterKill9WithoutRunningAFinishedTaskAgain) {
+  TempDir dir;
+  std::string first = dir.path() + "/first.count";
+  std::string second = dir.path() + "/second.count";
+  json bindings = {{"local:first", "echo x >> " + first + "; sleep 1; echo '{\"step\": 1}'"},
+                   {"local:second", "echo x >> " + second + "; cat"}};
+  std::string bindings_file = WriteFile(dir.path() + "/bindings.json", bindings.dump());
+  ServerProcess server(dir.path() + "/data", {"--asl-bindings-file", bindings_file});
+  std::string run = SubmitAsl(server, R"({
+    "StartAt": "First",
+    "States": {
+      "First": {"Type": "Task", "Resource": "local:first", "ResultPath": "$.first",
+                "Next": "Pause"},
+      "Pause": {"Type": "Wait", "Seconds": 2, "Next": "Second"},
+      "Second": {"Type": "Task", "Resource": "local:second", "End": true}
+    }
+  })", {{"in", 1}});
+  ASSERT_FALSE(run.empty());
+
+  // Crash while First runs...
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (CountLines(first) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(CountLines(first), 1);
+  server.Kill9();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // First ends while down
+  server.Restart();
+
+  // ...and again during the Wait.
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool waiting = false;
+  while (!waiting && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& e : AllHistory(server, run)) waiting |= e.value("type", "") == "WaitStateEntered";
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(waiting);
+  server.Kill9();
+  server.Restart();
+
+  ASSERT_EQ(WaitForTerminal(server, run), "COMPLETE");
+  EXPECT_EQ(CountLines(first), 1) << "First ran again";
+  EXPECT_EQ(CountLines(second), 1);
+  json log = HttpGet(server.wes() + "/runs/" + run).Json();
+  EXPECT_EQ(log["outputs"], json({{"in", 1}, {"first", {{"step", 1}}}})) << log.dump();
+  EXPECT_EQ(AllTasks(server, run).size(), 2u);
+}
+
+}  // namespace
+}  // namespace sluice::testing
