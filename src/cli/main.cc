@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/asl_cmd.h"
 #include "cli/command.h"
 #include "cli/exit_codes.h"
 #include "exec/local/task_wrapper.h"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   commands.push_back(cli::AddWatchCommand(app));
   commands.push_back(cli::AddLogsCommand(app));
   commands.push_back(cli::AddCancelCommand(app));
+  commands.push_back(cli::AddAslCommand(app));
 
   try {
     app.parse(argc, argv);
