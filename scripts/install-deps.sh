@@ -7,13 +7,16 @@ BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
   libboost-dev nlohmann-json3-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
   libyaml-cpp-dev libcurl4-openssl-dev libssl-dev)
 TEST_PKGS=(libgtest-dev libgmock-dev libbenchmark-dev curl sqlite3 procps)
-BENCH_PKGS=(wrk nginx-light)
+BENCH_PKGS=(wrk nginx-light time python3)
 
 want=("${BUILD_PKGS[@]}")
 case "${1:-build}" in
   build) ;;
   test) want+=("${TEST_PKGS[@]}") ;;
-  bench) want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}") ;;
+  bench)
+    want+=("${TEST_PKGS[@]}" "${BENCH_PKGS[@]}")
+    # bench/asl runs the reference interpreter with node; a node from elsewhere will do.
+    command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm) ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 
