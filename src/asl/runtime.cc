@@ -1,6 +1,7 @@
 // Runtime services for the state handlers: the context object (built lazily, updated in
-// place per state), path/template evaluation with it, history records, scopes and the
-// payload size limit.
+// place per state), path/template evaluation with it, history records, scopes, the
+// payload size limit, and the task and timer commands.
+#include <algorithm>
 #include <charconv>
 #include <utility>
 
@@ -270,6 +271,73 @@ std::optional<ErrorInfo> Runtime::CheckSize(const Value& v, const Thread& t,
   cause += " has a size exceeding the maximum number of bytes service limit (" +
            std::to_string(limit) + ")";
   return ErrorInfo{std::string(errors::kDataLimitExceeded), std::move(cause)};
+}
+
+// --- Commands ---
+
+std::string Runtime::StartTimerFor(Thread& t, TimerKind kind, Micros deadline) {
+  static constexpr std::string_view kPrefix[] = {"wait-", "retry-", "timeout-", "heartbeat-",
+                                                 "execution-"};
+  uint64_t seq = ++timer_seq_;
+  std::string id(kPrefix[static_cast<int>(kind)]);
+  id += std::to_string(seq);
+  timers_[id] = TimerEntry{&t, kind, deadline, seq};
+  out_->start_timers.push_back({id, deadline});
+  return id;
+}
+
+void Runtime::StartTaskFor(Thread& t, Value input, std::optional<int64_t> timeout_seconds,
+                           std::optional<int64_t> heartbeat_seconds) {
+  uint64_t seq = ++task_seq_;
+  TaskEntry entry;
+  entry.owner = &t;
+  StartTask& st = entry.start;
+  st.task_id = std::to_string(seq);
+  st.state_name = t.state->name;
+  st.resource = t.state->resource;
+  st.input = std::move(input);
+  st.attempt = t.retry_count;
+  st.scope = ScopeOf(t);
+  st.timeout_seconds = timeout_seconds;
+  st.heartbeat_seconds = heartbeat_seconds;
+  st.context = Context(t);
+  t.task_id = st.task_id;
+  if (recording()) {
+    Record("TaskScheduled", &t,
+           Value{{"task_id", st.task_id},
+                 {"resource", st.resource},
+                 {"parameters", st.input},
+                 {"attempt", st.attempt}});
+  }
+  out_->start_tasks.push_back(st);
+  tasks_.emplace(seq, std::move(entry));
+  if (timeout_seconds) {
+    t.timeout_timer_id = StartTimerFor(
+        t, TimerKind::kTaskTimeout, now_ + SecondsToMicros(static_cast<double>(*timeout_seconds)));
+  }
+  if (heartbeat_seconds) {
+    t.heartbeat_seconds = *heartbeat_seconds;
+    t.heartbeat_timer_id = StartTimerFor(
+        t, TimerKind::kHeartbeat, now_ + SecondsToMicros(static_cast<double>(*heartbeat_seconds)));
+  }
+}
+
+std::vector<StartTask> Runtime::RunningTasks() const {
+  std::vector<StartTask> out;
+  out.reserve(tasks_.size());
+  for (const auto& [seq, entry] : tasks_) out.push_back(entry.start);
+  return out;
+}
+
+std::vector<StartTimer> Runtime::PendingTimers() const {
+  std::vector<std::pair<uint64_t, StartTimer>> sorted;
+  for (const auto& [id, entry] : timers_) sorted.push_back({entry.seq, {id, entry.deadline}});
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<StartTimer> out;
+  out.reserve(sorted.size());
+  for (auto& [seq, timer] : sorted) out.push_back(std::move(timer));
+  return out;
 }
 
 }  // namespace sluice::asl::internal

@@ -472,7 +472,7 @@ struct AslRunner::Impl {
       while (!result && !events.empty()) {
         asl::Event event = std::move(events.front());
         events.pop_front();
-        Apply(execution.Step(event));
+        Apply(execution.Step(std::move(event)));
       }
       if (result && !shutting_down) BeginShutdown();
       if (result && processes.empty()) break;
