@@ -249,13 +249,7 @@ size_t JsonSize(const Value& v, size_t limit);
 
 // --- Timestamps (states/timestamp.cc) ---
 
-struct Instant {
-  int64_t seconds = 0;  // since the Unix epoch
-  int32_t nanos = 0;
-  friend auto operator<=>(const Instant&, const Instant&) = default;
-};
-// RFC 3339 with uppercase T and Z ("2016-03-14T01:59:00Z", "...T01:59:00.123+02:00").
-std::optional<Instant> ParseTimestamp(std::string_view s);
+// Parsing: asl::Instant and asl::ParseTimestamp (definition.h).
 // "2016-03-14T01:59:00.123Z" (milliseconds, as AWS shows times in the context object).
 std::string FormatTimestampMillis(Micros t);
 
