@@ -63,7 +63,7 @@ class HttpClient {
 
   std::string base_url_;
   HttpClientOptions options_;
-  void* curl_;  // CURL*; kept opaque so curl.h stays out of this header
+  void* curl_ = nullptr;  // CURL*, made on first use; opaque so curl.h stays out of here
 };
 
 }  // namespace sluice::cli

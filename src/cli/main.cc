@@ -1,5 +1,4 @@
 // The `sluice` binary: the task wrapper fast path, then the CLI11 subcommands.
-#include <curl/curl.h>
 
 #include <CLI/CLI.hpp>
 #include <exception>
@@ -40,7 +39,6 @@ int main(int argc, char** argv) {
     return rc == 0 ? cli::kExitOk : cli::kExitUsage;
   }
 
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   int rc = cli::kExitUsage;
   for (const auto& command : commands) {
     if (!command->app()->parsed()) continue;
@@ -52,6 +50,5 @@ int main(int argc, char** argv) {
     }
     break;
   }
-  curl_global_cleanup();
   return rc;
 }
