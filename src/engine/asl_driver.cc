@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -225,7 +226,12 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
     for (auto& h : t.history) log.push_back(HistoryRecord(std::move(h)));
     if (t.result) state->result = std::move(t.result);
   };
-  std::vector<asl::StartTask> to_start;
+  // Invocations to start, with their Batch request when they run as a Batch job (read once).
+  struct Launch {
+    asl::StartTask task;
+    std::optional<asl::BatchJobSpec> batch;
+  };
+  std::vector<Launch> to_start;
   for (bool progressed = true; progressed && !state->result;) {
     progressed = false;
     Micros now = context.Now();
@@ -234,14 +240,13 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
     for (const asl::StartTask& st : state->execution->RunningTasks()) {
       auto rec = records.find(RecordId(st.task_id));
       if (rec == records.end()) {
-        to_start.push_back(st);
+        to_start.push_back({st, std::nullopt});
         continue;
       }
       const store::TaskRecord& task = *rec->second;
       if (!IsTerminal(task.state)) continue;
       Micros at = task.end_time.value_or(now);
-      bool sync = false;
-      if (options_.bindings.count(st.resource) == 0 && asl::IsBatchSubmitJob(st.resource, &sync)) {
+      if (options_.bindings.count(st.resource) == 0 && asl::IsBatchSubmitJob(st.resource, nullptr)) {
         auto spec = asl::ParseSubmitJob(st.input);
         if (!spec.ok()) {
           events.push_back(asl::Event::TaskFailed(st.task_id, spec.error().error,
@@ -297,25 +302,27 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
     }
     // Tasks nothing can run fail at once.
     for (auto it = to_start.begin(); it != to_start.end();) {
+      const asl::StartTask& st = it->task;
       bool sync = false;
-      bool bound = options_.bindings.count(it->resource) > 0;
-      if (!bound && !(asl::IsBatchSubmitJob(it->resource, &sync) && sync)) {
-        asl::ErrorInfo e = asl::ResourceNotBoundError(it->resource, it->state_name);
-        events.push_back(asl::Event::TaskFailed(it->task_id, e.error, e.cause, now));
+      bool bound = options_.bindings.count(st.resource) > 0;
+      if (!bound && !(asl::IsBatchSubmitJob(st.resource, &sync) && sync)) {
+        asl::ErrorInfo e = asl::ResourceNotBoundError(st.resource, st.state_name);
+        events.push_back(asl::Event::TaskFailed(st.task_id, e.error, e.cause, now));
         it = to_start.erase(it);
         continue;
       }
       if (!bound) {
-        auto spec = asl::ParseSubmitJob(it->input);
+        auto spec = asl::ParseSubmitJob(st.input);
         if (!spec.ok() || asl::BatchCommandLine(*spec).empty()) {
           asl::ErrorInfo e = spec.ok() ? asl::ErrorInfo{std::string(asl::kBatchClientException),
                                                         "ContainerOverrides.Command: required to "
                                                         "run the job"}
                                        : spec.error();
-          events.push_back(asl::Event::TaskFailed(it->task_id, e.error, e.cause, now));
+          events.push_back(asl::Event::TaskFailed(st.task_id, e.error, e.cause, now));
           it = to_start.erase(it);
           continue;
         }
+        it->batch = std::move(spec).value();
       }
       ++it;
     }
@@ -360,22 +367,23 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
   for (const auto& t : tasks) {
     if (!IsTerminal(t.state) && running.count(t.id) == 0) d.cancel.push_back(t.id);
   }
-  for (asl::StartTask& st : to_start) {
+  for (const Launch& launch : to_start) {
+    const asl::StartTask& st = launch.task;
     TaskPlan plan;
     plan.task_id = RecordId(st.task_id);
     plan.name = TaskName(st);
-    auto binding = options_.bindings.find(st.resource);
-    if (binding != options_.bindings.end()) {
+    if (!launch.batch) {
+      const std::string& command = options_.bindings.at(st.resource);
       std::string dir = context.TaskDir(plan.task_id);
       std::error_code ec;
       fs::create_directories(dir, ec);
       std::ofstream(dir + "/" + kInputFile, std::ios::binary | std::ios::trunc) << Dump(st.input);
-      plan.argv = {"/bin/sh", "-c", std::string("exec <") + kInputFile + "\n" + binding->second};
+      plan.argv = {"/bin/sh", "-c", std::string("exec <") + kInputFile + "\n" + command};
       for (auto& [k, v] : asl::BindingEnvironment(st.resource, st.state_name, run.id, st.attempt)) {
         plan.env[k] = v;
       }
     } else {
-      auto spec = asl::ParseSubmitJob(st.input);  // checked above
+      const asl::BatchJobSpec* spec = &*launch.batch;
       std::string job_id = asl::BatchJobId(run.id, st.task_id);
       plan.argv = asl::BatchCommandLine(*spec);
       for (auto& [k, v] : asl::BatchJobEnvironment(*spec, job_id, st.attempt + 1)) plan.env[k] = v;
