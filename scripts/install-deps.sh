@@ -5,7 +5,7 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
   libboost-dev nlohmann-json3-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
-  libyaml-cpp-dev libcurl4-openssl-dev libssl-dev)
+  libyaml-cpp-dev libcurl4-openssl-dev libssl-dev zlib1g-dev)
 TEST_PKGS=(libgtest-dev libgmock-dev libbenchmark-dev curl sqlite3 procps)
 BENCH_PKGS=(wrk nginx-light time python3)
 

@@ -18,7 +18,10 @@ namespace sluice::store {
 
 using namespace conformance;  // NOLINT(google-build-using-namespace): test helpers
 
-int RunStoreConformanceLinkAnchor() { return RunStoreConcurrencyConformanceAnchor(); }
+int RunStoreConformanceLinkAnchor() {
+  return RunStoreConcurrencyConformanceAnchor() + RunStoreOutboxConformanceAnchor() +
+         RunStoreIndexConformanceAnchor() + RunStoreArchiveConformanceAnchor();
+}
 
 void RunStoreConformanceTest::SetUp() {
   std::string pattern = (std::filesystem::temp_directory_path() / "sluice-store-XXXXXX").string();
@@ -290,7 +293,7 @@ TEST_P(RunStoreConformanceTest, MalformedRequestsAreInvalidArgument) {
   ASSERT_OK(store().CreateRun(MakeRun("r1")));
   EXPECT_CODE(store().CreateRun(MakeRun("")), kInvalidArgument);
   EXPECT_CODE(store().CreateTask(MakeTask("r1", "")), kInvalidArgument);
-  EXPECT_CODE(store().ListRuns({0, std::nullopt}), kInvalidArgument);
+  EXPECT_CODE(store().ListRuns(RunsPage(0)), kInvalidArgument);
   EXPECT_CODE(store().ListTasks({"r1", 0, std::nullopt}), kInvalidArgument);
   EXPECT_CODE(store().ListHistory({"r1", -1, std::nullopt}), kInvalidArgument);
   EXPECT_CODE(store().ClaimRuns({"", 0, 10, 10}), kInvalidArgument);
@@ -678,22 +681,22 @@ TEST_P(RunStoreConformanceTest, TaskBackwardOrOutOfTerminalIsFailedPrecondition)
 TEST_P(RunStoreConformanceTest, ListRunsPagesNewestFirst) {
   for (int i = 0; i < 45; ++i) ASSERT_OK(store().CreateRun(MakeRun(RunId(i), 100 + i)));
   std::vector<std::string> seen;
-  std::optional<int64_t> before;
+  std::optional<RunCursor> before;
   int pages = 0;
   int64_t last_seq = std::numeric_limits<int64_t>::max();
   do {
-    ASSERT_OK_AND_ASSIGN(RunPage page, store().ListRuns({20, before}));
+    ASSERT_OK_AND_ASSIGN(RunPage page, store().ListRuns(RunsPage(20, before)));
     ++pages;
     for (const RunRecord& r : page.runs) {
       EXPECT_LT(r.seq, last_seq);
       last_seq = r.seq;
       seen.push_back(r.id);
     }
-    if (page.next_before_seq.has_value()) {
+    if (page.next.has_value()) {
       EXPECT_EQ(page.runs.size(), 20u);
-      EXPECT_EQ(*page.next_before_seq, page.runs.back().seq);
+      EXPECT_EQ(page.next->seq, page.runs.back().seq);
     }
-    before = page.next_before_seq;
+    before = page.next;
   } while (before.has_value());
   EXPECT_EQ(pages, 3);
   ASSERT_EQ(seen.size(), 45u);
@@ -701,15 +704,15 @@ TEST_P(RunStoreConformanceTest, ListRunsPagesNewestFirst) {
 }
 
 TEST_P(RunStoreConformanceTest, ListRunsLastFullPageHasNoToken) {
-  ASSERT_OK_AND_ASSIGN(RunPage empty, store().ListRuns({20, std::nullopt}));
+  ASSERT_OK_AND_ASSIGN(RunPage empty, store().ListRuns(RunsPage(20)));
   EXPECT_TRUE(empty.runs.empty());
-  EXPECT_FALSE(empty.next_before_seq.has_value());
+  EXPECT_FALSE(empty.next.has_value());
   for (int i = 0; i < 40; ++i) ASSERT_OK(store().CreateRun(MakeRun(RunId(i))));
-  ASSERT_OK_AND_ASSIGN(RunPage first, store().ListRuns({20, std::nullopt}));
-  ASSERT_TRUE(first.next_before_seq.has_value());
-  ASSERT_OK_AND_ASSIGN(RunPage second, store().ListRuns({20, first.next_before_seq}));
+  ASSERT_OK_AND_ASSIGN(RunPage first, store().ListRuns(RunsPage(20)));
+  ASSERT_TRUE(first.next.has_value());
+  ASSERT_OK_AND_ASSIGN(RunPage second, store().ListRuns(RunsPage(20, first.next)));
   EXPECT_EQ(second.runs.size(), 20u);
-  EXPECT_FALSE(second.next_before_seq.has_value());
+  EXPECT_FALSE(second.next.has_value());
   EXPECT_EQ(second.runs.back().id, RunId(0));
 }
 

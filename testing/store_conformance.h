@@ -9,7 +9,10 @@
 //  - ListTasks/ListHistory/GetTask of an unknown run are kNotFound; page_size < 1, an empty
 //    run/task id or claim owner are kInvalidArgument;
 //  - CountRunsByState lists only states with at least one run;
-//  - a lease is expired when lease_until < now (strictly).
+//  - a lease is expired when lease_until < now (strictly);
+//  - after ArchiveEndedRuns every read is unchanged; an archived run's tasks are read-only: a
+//    same-state TransitionTask returns changed=false and fills nothing in, CreateTask of an
+//    existing task returns false (store_conformance_archive.cc).
 //
 // Use: in the backend's test file,
 //   SLUICE_INSTANTIATE_RUN_STORE_CONFORMANCE(Sqlite, RunStoreBackend{"Sqlite", factory});
@@ -50,6 +53,9 @@ class RunStoreConformanceTest : public ::testing::TestWithParam<RunStoreBackend>
 // it from the static library otherwise: nothing else in a test refers to it).
 int RunStoreConformanceLinkAnchor();
 int RunStoreConcurrencyConformanceAnchor();
+int RunStoreOutboxConformanceAnchor();
+int RunStoreIndexConformanceAnchor();
+int RunStoreArchiveConformanceAnchor();
 
 }  // namespace sluice::store
 

@@ -56,7 +56,7 @@ TEST_P(RunStoreConformanceTest, ConcurrentCreatesFromSixteenThreadsAllSucceed) {
   EXPECT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
   ASSERT_OK_AND_ASSIGN(auto counts, store().CountRunsByState());
   EXPECT_EQ(counts, (std::map<State, int64_t>{{State::kQueued, kThreads * kPerThread}}));
-  ASSERT_OK_AND_ASSIGN(RunPage page, store().ListRuns({1000, std::nullopt}));
+  ASSERT_OK_AND_ASSIGN(RunPage page, store().ListRuns(RunsPage(1000)));
   EXPECT_EQ(page.runs.size(), static_cast<size_t>(kThreads * kPerThread));
 }
 
@@ -81,16 +81,19 @@ TEST_P(RunStoreConformanceTest, PagingWhileInsertingSeesEachOriginalRunOnceInOrd
     }
   });
   std::vector<std::string> seen;
-  std::optional<int64_t> before;
+  std::optional<RunCursor> before;
   int pages = 0;
   do {
     // Make sure at least one insert lands between any two pages.
     int mark = inserted.load();
     while (inserted.load() == mark && insert_error.empty()) std::this_thread::yield();
-    Result<RunPage> page = store().ListRuns({20, before});
+    RunListQuery q;
+    q.page_size = 20;
+    q.after = before;
+    Result<RunPage> page = store().ListRuns(q);
     ASSERT_OK(page);
     for (const RunRecord& r : page->runs) seen.push_back(r.id);
-    before = page->next_before_seq;
+    before = page->next;
     ++pages;
   } while (before.has_value() && pages < 1000);
   stop = true;

@@ -25,6 +25,8 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kInternal:
     case StatusCode::kIo:
       return 500;
+    case StatusCode::kOutOfRange:
+      return 410;
   }
   return 500;
 }

@@ -14,6 +14,7 @@ int ExitCodeFor(StatusCode code) {
     case StatusCode::kAlreadyExists:
     case StatusCode::kFailedPrecondition:
     case StatusCode::kConflict:
+    case StatusCode::kOutOfRange:
       return kExitConflict;
     case StatusCode::kResourceExhausted:
     case StatusCode::kUnavailable:
@@ -31,6 +32,8 @@ StatusCode StatusCodeFromHttp(long http_status) {
       return StatusCode::kNotFound;
     case 409:
       return StatusCode::kConflict;
+    case 410:
+      return StatusCode::kOutOfRange;
     case 413:
       return StatusCode::kPayloadTooLarge;
     case 429:

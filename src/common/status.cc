@@ -15,6 +15,7 @@ std::string_view StatusCodeName(StatusCode code) {
     case StatusCode::kUnavailable: return "Unavailable";
     case StatusCode::kInternal: return "Internal";
     case StatusCode::kIo: return "Io";
+    case StatusCode::kOutOfRange: return "OutOfRange";
   }
   return "Unknown";
 }

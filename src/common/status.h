@@ -27,6 +27,7 @@ enum class StatusCode {
   kUnavailable,         // dependency down, shutting down (HTTP 503)
   kInternal,            // our bug or an unexpected failure (HTTP 500)
   kIo,                  // file system / database I/O failed (HTTP 500)
+  kOutOfRange,          // what was asked for is gone for good (pruned events) (HTTP 410)
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -70,6 +71,7 @@ inline Status ResourceExhausted(std::string m) {
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status IoError(std::string m) { return {StatusCode::kIo, std::move(m)}; }
+inline Status OutOfRange(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
 
 // Result<T> holds either a value or a non-OK Status.
 template <typename T>

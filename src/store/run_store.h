@@ -14,6 +14,12 @@
 //    nothing (idempotent); one that would move backwards or leave a terminal state returns
 //    kFailedPrecondition and changes nothing.
 //  - Lists are keyset-paginated; no call scans a whole table.
+//  - A run whose tasks and history were moved to compact storage (ArchiveEndedRuns) reads
+//    back exactly as before, but its tasks are read-only (UpdateTags still works and adds its
+//    TagsChanged event to the history): CreateTask returns false for a task it has and
+//    kFailedPrecondition otherwise (the run is terminal); TransitionTask to a task's current
+//    state returns changed=false and fills nothing in (the fields a same-state transition
+//    would add are dropped), to any other state kFailedPrecondition as for a terminal task.
 //
 // Thread-safety: implementations are thread-safe; methods block the calling thread (never
 // call them on an HTTP I/O thread for writes), except CreateRunAsync, which a backend may
@@ -26,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -64,6 +71,11 @@ struct RunRecord {
   std::string outputs = "{}";  // JSON object text
   std::vector<std::string> system_logs;  // reasons worth showing (errors, cancel)
   std::string idempotency_key;
+  // The submitting principal, fixed at submission: the authenticated user once
+  // authentication exists, until then the `user` tag or "anonymous".
+  std::string user;
+  // The run's `name` tag ("" if none); follows tag changes (UpdateTags).
+  std::string name;
   std::string owner;  // replica driving the run ("" if none)
   Micros lease_until = 0;
 };
@@ -77,6 +89,7 @@ struct NewRun {
   std::string id;  // chosen by the caller (IdGenerator)
   RunRequest request;
   Micros submitted_at = 0;
+  std::string user = "anonymous";  // see RunRecord::user
   // Optional. A second CreateRun with the same key returns the first run's id with
   // created=false; if the request differs it returns kConflict.
   std::string idempotency_key;
@@ -85,6 +98,16 @@ struct NewRun {
 struct CreateRunResult {
   std::string run_id;
   bool created = false;
+};
+
+// A finished run's consumption, summed over its tasks by the caller (the scheduler knows
+// each task's resources; the store does not interpret launch_spec).
+struct RunUsage {
+  int64_t tasks = 0;
+  int64_t tasks_failed = 0;               // tasks that ended in a state other than COMPLETE
+  std::vector<double> task_seconds;       // each ended task's duration (end - start)
+  double cpu_seconds = 0;                 // sum over tasks of cpus x duration
+  double memory_gb_seconds = 0;           // sum over tasks of memory (GB) x duration
 };
 
 struct RunTransition {
@@ -98,6 +121,10 @@ struct RunTransition {
   std::optional<Micros> end_time;    // set only if not set yet
   std::optional<std::string> outputs;  // JSON object text
   std::optional<std::string> system_log;  // appended to system_logs
+  // What the run consumed, given with the transition to a terminal state: added to the
+  // stats roll-ups (QueryStats) in the same transaction. Absent: nothing consumed (a run
+  // canceled while QUEUED).
+  std::optional<RunUsage> usage;
 };
 
 struct TransitionOutcome {
@@ -145,21 +172,71 @@ struct HistoryEvent {
   int64_t seq = 0;
   std::string run_id;
   std::string task_id;  // "" for run-level events
-  std::string type;     // "RunStateChanged", "TaskStateChanged", "TaskCreated"
+  // "RunStateChanged", "TaskStateChanged", "TaskCreated", "TagsChanged" (reason: the
+  // change, e.g. `set project=x; removed stage`)
+  std::string type;
   State from = State::kUnknown;
   State to = State::kUnknown;
   Micros at = 0;
   std::string reason;
 };
 
-// Page size limits are enforced by callers; the store serves what it is asked for.
+// Which runs a list or a count is about. Every filter given must hold (AND).
+struct RunFilter {
+  std::vector<State> states;  // any of these; empty: any state
+  std::string user;           // the submitting principal (RunRecord::user); "": anyone
+  // Every (key, value) must be a tag of the run (WES `tags`, as they are now).
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::string workflow_type;               // "": any
+  std::optional<Micros> submitted_after;   // submitted_at >= this
+  std::optional<Micros> submitted_before;  // submitted_at < this
+  std::string name_prefix;                 // RunRecord::name starts with this; "": any
+
+  bool empty() const {
+    return states.empty() && user.empty() && tags.empty() && workflow_type.empty() &&
+           !submitted_after && !submitted_before && name_prefix.empty();
+  }
+};
+
+// Submission order is seq order (seq increases with submission), so kSubmitted* sort by seq.
+enum class RunSort { kSubmittedDesc, kSubmittedAsc, kUpdatedDesc, kUpdatedAsc };
+
+// A keyset position: the last row of the previous page. `key` is that row's updated_at for
+// the kUpdated* sorts and unused (0) for kSubmitted*. Rows added after a page was served
+// never shift later pages of a kSubmittedDesc listing (they sort before the cursor).
+struct RunCursor {
+  Micros key = 0;
+  int64_t seq = 0;
+  friend bool operator==(const RunCursor&, const RunCursor&) = default;
+};
+
+// Page size limits are enforced by callers; the store serves what it is asked for. Every
+// filter combination is served by an index (SQLite: tested with EXPLAIN QUERY PLAN).
 struct RunListQuery {
   int page_size = 20;
-  std::optional<int64_t> before_seq;  // newest first: rows with seq < before_seq
+  RunFilter filter;
+  RunSort sort = RunSort::kSubmittedDesc;
+  std::optional<RunCursor> after;  // absent: the first page
 };
+// An unfiltered page, newest first, after `after` (the first page if absent).
+inline RunListQuery RunsPage(int page_size, std::optional<RunCursor> after = std::nullopt) {
+  RunListQuery q;
+  q.page_size = page_size;
+  q.after = after;
+  return q;
+}
+
 struct RunPage {
   std::vector<RunRecord> runs;
-  std::optional<int64_t> next_before_seq;  // absent on the last page
+  std::optional<RunCursor> next;  // absent on the last page
+};
+
+// How many runs match a filter, from counts maintained on every write (never by counting
+// rows). Exact when the filter is empty or has states plus at most one of {user,
+// workflow_type, one tag}; otherwise an estimate from the maintained counts (exact=false).
+struct RunCount {
+  int64_t count = 0;
+  bool exact = true;
 };
 
 struct TaskListQuery {
@@ -208,6 +285,75 @@ struct RunEventPage {
   std::optional<int64_t> next_after_seq;
 };
 
+// One entry of the outbox: every history event (run and task state changes, task creation,
+// tag changes) and every run deletion, written in the same transaction as the change, in one
+// global order. Subscribers (SSE) are fed from it; it is pruned by age, so `seq` is never
+// reused and a reader that falls behind the oldest kept entry can tell (OutboxBounds).
+struct ChangeEvent {
+  int64_t seq = 0;          // global, increasing with commit order
+  std::string run_id;
+  std::string task_id;      // "" for run-level events
+  std::string type;         // HistoryEvent::type, or "RunDeleted"
+  State from = State::kUnknown;
+  State to = State::kUnknown;
+  Micros at = 0;
+  std::string reason;
+  // The run as it is when read (empty/unknown once the run is deleted): for filters.
+  State run_state = State::kUnknown;
+  std::string user;
+  std::string workflow_type;
+  StringMap tags;
+};
+
+struct OutboxBounds {
+  int64_t oldest_seq = 0;  // the oldest entry still kept (0: the outbox is empty)
+  int64_t last_seq = 0;    // the newest entry ever written (0: none yet)
+};
+
+// Runs whose end_time is before `ended_before`, in (end_time, seq) order after `after`: what
+// the retention sweeper examines.
+struct EndedRunQuery {
+  Micros ended_before = 0;
+  std::optional<RunCursor> after;  // key = end_time
+  int limit = 100;
+};
+struct EndedRun {
+  std::string id;
+  int64_t seq = 0;
+  Micros end_time = 0;
+  std::string workflow_type;
+  StringMap tags;
+};
+
+enum class StatsGroupBy { kDay, kUser, kTag, kWorkflowType };
+
+// Roll-ups are kept per UTC day of the run's end, so `from`/`to` select whole days: every
+// day that overlaps [from, to).
+struct StatsQuery {
+  Micros from = 0;
+  Micros to = 0;
+  StatsGroupBy group_by = StatsGroupBy::kDay;
+  std::string tag_key;  // for kTag: group by this tag's value (runs without it are left out)
+};
+
+struct DurationSummary {
+  int64_t count = 0;
+  double p50_seconds = 0;  // from a log-bucketed histogram: within ~5% of the true value
+  double p95_seconds = 0;
+};
+
+struct StatsGroup {
+  std::string key;  // "2026-11-30", the user, the tag value or the workflow type
+  std::map<State, int64_t> runs_by_state;  // terminal states only
+  int64_t runs = 0;
+  int64_t tasks = 0;
+  int64_t tasks_failed = 0;
+  DurationSummary run_duration;
+  DurationSummary task_duration;
+  double cpu_seconds = 0;
+  double memory_gb_seconds = 0;
+};
+
 struct ClaimRequest {
   std::string owner;
   Micros now = 0;
@@ -242,8 +388,42 @@ class RunStore {
   // The id and state only: the hot path of GET /runs/{id}/status.
   virtual Result<RunStatusRow> GetRunStatus(std::string_view run_id) = 0;
   virtual Result<RunPage> ListRuns(const RunListQuery& query) = 0;
+  // From maintained counts; see RunCount.
+  virtual Result<RunCount> CountRuns(const RunFilter& filter) = 0;
   // Number of runs in each state, from counts maintained on every write (no scan).
   virtual Result<std::map<State, int64_t>> CountRunsByState() = 0;
+
+  // Sets the tags in `set` and removes those named in `remove` (absent ones are ignored), with
+  // a TagsChanged history event; returns the run as it is after. RunRecord::name follows the
+  // `name` tag; RunRecord::user does not change. kNotFound if no such run.
+  virtual Result<RunRecord> UpdateTags(std::string_view run_id, const StringMap& set,
+                                       const std::vector<std::string>& remove, Micros at) = 0;
+
+  // Deletes an ended run with its tasks, history, engine log and tags, and writes a
+  // RunDeleted outbox entry; the stats roll-ups keep it. Files are the caller's. kNotFound;
+  // kFailedPrecondition if the run has not ended.
+  virtual Status DeleteRun(std::string_view run_id) = 0;
+  virtual Result<std::vector<EndedRun>> ListEndedRuns(const EndedRunQuery& query) = 0;
+
+  // Moves the tasks and history of up to `limit` runs that ended (end_time, else updated_at)
+  // before `ended_before` and whose tasks have all ended into compact storage, oldest first;
+  // returns how many it moved. Transparent to every read (GetTask, ListTasks, ListHistory,
+  // runs, counts, stats); the run's tasks become read-only (see the contract above). Runs it cannot
+  // move (more than 1,000 tasks, a task not ended) keep their rows and are not examined again.
+  // A backend may keep rows as they are and return 0 (the default).
+  virtual Result<int> ArchiveEndedRuns(Micros ended_before, int limit) {
+    (void)ended_before;
+    (void)limit;
+    return 0;
+  }
+
+  virtual Result<std::vector<StatsGroup>> QueryStats(const StatsQuery& query) = 0;
+
+  // The outbox (see ChangeEvent): entries with seq > after_seq, oldest first.
+  virtual Result<std::vector<ChangeEvent>> ReadOutbox(int64_t after_seq, int limit) = 0;
+  virtual Result<OutboxBounds> GetOutboxBounds() = 0;
+  // Deletes up to `limit` entries written before `before`; returns how many it deleted.
+  virtual Result<int64_t> PruneOutbox(Micros before, int limit) = 0;
 
   // kNotFound, kFailedPrecondition (backwards), kConflict (expected_from mismatch).
   virtual Result<TransitionOutcome> TransitionRun(const RunTransition& t) = 0;
@@ -256,6 +436,15 @@ class RunStore {
   virtual Result<TaskPage> ListTasks(const TaskListQuery& query) = 0;
   // kNotFound, kFailedPrecondition (backwards or out of a terminal state).
   virtual Result<TransitionOutcome> TransitionTask(const TaskTransition& t) = 0;
+  // State sync's batch: applies each transition as TransitionTask would, all in one
+  // transaction; result i is what TransitionTask(ts[i]) would have returned (an error for
+  // one entry does not stop the others). Applied in order, so two entries for one task
+  // behave as two calls.
+  virtual std::vector<Result<TransitionOutcome>> TransitionTasks(
+      const std::vector<TaskTransition>& ts) = 0;
+  // Submitted tasks (with a job id) that have not ended and whose last change is before
+  // `updated_before`, least recently updated first: what the reconciler asks executors about.
+  virtual Result<std::vector<TaskRecord>> ListStaleTasks(Micros updated_before, int limit) = 0;
 
   virtual Result<HistoryPage> ListHistory(const HistoryQuery& query) = 0;
 
@@ -266,6 +455,11 @@ class RunStore {
                                           const std::vector<RunEvent>& events) = 0;
   // The run's engine log in append order. kNotFound if no such run.
   virtual Result<RunEventPage> ListRunEvents(const RunEventQuery& query) = 0;
+
+  // Called after each commit that added outbox entries (from a store thread; it must not
+  // block), and, where the backend can tell, after such commits by other processes sharing
+  // the store (PostgreSQL: NOTIFY). Set once, before any write; nullptr clears it.
+  virtual void SetOutboxListener(std::function<void()> listener) = 0;
 
   // Takes (or renews) the lease on up to `limit` non-terminal runs that are unowned, owned
   // by `owner` already (only if req.include_owned), or whose lease expired before `now`,

@@ -64,6 +64,17 @@ Status Stmt::BindTextOrNull(int index, std::string_view value) {
   return value.empty() ? BindNull(index) : BindText(index, value);
 }
 
+Status Stmt::BindDouble(int index, double value) {
+  int rc = sqlite3_bind_double(stmt_, index, value);
+  return rc == SQLITE_OK ? Status::Ok() : SqliteError(rc, "bind", db_);
+}
+
+Status Stmt::BindBlobOrNull(int index, std::string_view bytes) {
+  if (bytes.empty()) return BindNull(index);
+  int rc = sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
+  return rc == SQLITE_OK ? Status::Ok() : SqliteError(rc, "bind", db_);
+}
+
 Result<bool> Stmt::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -90,6 +101,17 @@ std::string Stmt::ColumnText(int col) const {
   const unsigned char* text = sqlite3_column_text(stmt_, col);
   if (text == nullptr) return {};
   return std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, col));
+}
+
+int Stmt::ColumnCount() const { return sqlite3_column_count(stmt_); }
+
+double Stmt::ColumnDouble(int col) const { return sqlite3_column_double(stmt_, col); }
+
+std::string_view Stmt::ColumnBlob(int col) const {
+  const void* bytes = sqlite3_column_blob(stmt_, col);
+  if (bytes == nullptr) return {};
+  return std::string_view(static_cast<const char*>(bytes),
+                          static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
 }
 
 bool Stmt::ColumnIsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }

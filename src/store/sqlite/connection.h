@@ -46,6 +46,9 @@ class Stmt {
   Status BindOptionalInt(int index, std::optional<int64_t> value);
   // NULL when empty.
   Status BindTextOrNull(int index, std::string_view value);
+  Status BindDouble(int index, double value);
+  // A BLOB (copied if needed), or NULL when empty.
+  Status BindBlobOrNull(int index, std::string_view bytes);
 
   // True if a row is available, false when done.
   Result<bool> Step();
@@ -56,7 +59,11 @@ class Stmt {
 
   int64_t ColumnInt(int col) const;
   std::string ColumnText(int col) const;  // "" for NULL
+  double ColumnDouble(int col) const;
+  // The bytes of a BLOB (or text) column, valid until the next Step/Reset; "" for NULL.
+  std::string_view ColumnBlob(int col) const;
   bool ColumnIsNull(int col) const;
+  int ColumnCount() const;
   std::optional<int64_t> ColumnOptionalInt(int col) const;
 
  private:

@@ -61,6 +61,22 @@ WriterStats GroupCommitWriter::stats() const {
   return WriterStats{transactions_.load(), writes_.load()};
 }
 
+void GroupCommitWriter::SetCommitHooks(CommitCheck check, std::function<void()> after) {
+  std::shared_ptr<const CommitHooks> hooks;
+  if (check) {
+    hooks = std::make_shared<const CommitHooks>(CommitHooks{std::move(check), std::move(after)});
+  }
+  MutexLock lock(mu_);
+  hooks_ = std::move(hooks);
+}
+
+void GroupCommitWriter::SetWriteHooks(std::function<Status(Connection&)> finish,
+                                      std::function<void()> abort) {
+  MutexLock lock(mu_);
+  finish_write_ = std::move(finish);
+  abort_write_ = std::move(abort);
+}
+
 void GroupCommitWriter::PauseForTesting() {
   MutexLock lock(mu_);
   paused_ = true;
@@ -82,6 +98,7 @@ size_t GroupCommitWriter::PendingForTesting() {
 void GroupCommitWriter::Loop() {
   for (;;) {
     std::vector<Pending> batch;
+    std::shared_ptr<const CommitHooks> hooks;
     {
       MutexLock lock(mu_);
       // Shutdown overrides a pause: queued work always finishes.
@@ -93,8 +110,17 @@ void GroupCommitWriter::Loop() {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      hooks = hooks_;
     }
-    std::vector<Status> results = RunBatch(batch);
+    bool notify = false;
+    std::vector<Status> results = RunBatch(batch, hooks.get(), &notify);
+    if (notify && hooks->after) {
+      try {
+        hooks->after();
+      } catch (...) {
+        spdlog::error("run store: the commit hook threw");
+      }
+    }
     // After the COMMIT and outside the mutex. A throwing callback is a bug in its caller, but
     // it must not take the writer thread (and every later write) down with it.
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -114,6 +140,7 @@ Status GroupCommitWriter::RunInSavepoint(Pending& p) {
   Status st;
   try {
     st = p.write(*db_);
+    if (st.ok() && finish_write_) st = finish_write_(*db_);
   } catch (const std::exception& e) {
     st = Internal(std::string("run store write threw: ") + e.what());
   } catch (...) {
@@ -123,6 +150,7 @@ Status GroupCommitWriter::RunInSavepoint(Pending& p) {
     st = Step(kRelease);
     if (st.ok()) return st;
   }
+  if (abort_write_) abort_write_();
   // Some errors (disk full, I/O) make SQLite roll back the whole transaction; the caller
   // notices through InAutocommit().
   if (!db_->InAutocommit()) {
@@ -132,7 +160,8 @@ Status GroupCommitWriter::RunInSavepoint(Pending& p) {
   return st;
 }
 
-std::vector<Status> GroupCommitWriter::RunBatch(std::vector<Pending>& batch) {
+std::vector<Status> GroupCommitWriter::RunBatch(std::vector<Pending>& batch,
+                                                const CommitHooks* hooks, bool* notify) {
   std::vector<Status> results(batch.size());
   writes_ += static_cast<int64_t>(batch.size());
   auto fail_all = [&results](const Status& st) {
@@ -153,9 +182,19 @@ std::vector<Status> GroupCommitWriter::RunBatch(std::vector<Pending>& batch) {
     }
   }
   transactions_++;
+  bool wrote = false;
+  if (hooks != nullptr) {
+    try {
+      wrote = hooks->check(*db_);
+    } catch (...) {
+      spdlog::error("run store: the commit check threw");
+    }
+  }
   if (Status st = db_->Exec("COMMIT"); !st.ok()) {
     if (!db_->InAutocommit()) (void)db_->Exec("ROLLBACK");
     fail_all(st.WithPrefix("committing a write transaction"));
+  } else {
+    *notify = wrote;
   }
   return results;
 }

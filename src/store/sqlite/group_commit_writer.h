@@ -61,6 +61,19 @@ class GroupCommitWriter {
 
   WriterStats stats() const;
 
+  // Commit hooks (the store's outbox listener). `check` runs on the writer thread inside each
+  // transaction just before its COMMIT; if it returns true, `after` runs once that COMMIT
+  // succeeded, on the writer thread outside the mutex, before the batch's completions. Both
+  // must be cheap and must not block. Null `check` clears the hooks. A batch already taken
+  // keeps the hooks it started with.
+  using CommitCheck = std::function<bool(Connection&)>;
+  void SetCommitHooks(CommitCheck check, std::function<void()> after);
+
+  // Write hooks (the store's outbox): `finish` runs after each write that succeeded, inside its
+  // savepoint, and its error fails (and rolls back) that write; `abort` runs after each write
+  // that failed, before its rollback. Set once, before the first submission.
+  void SetWriteHooks(std::function<Status(Connection&)> finish, std::function<void()> abort);
+
   // Test hooks: while paused the writer thread takes no new batch, so a test can queue many
   // writes and see them committed together. Pending() counts queued, not-yet-taken writes.
   void PauseForTesting();
@@ -72,10 +85,16 @@ class GroupCommitWriter {
     Write write;
     Done done;
   };
+  struct CommitHooks {
+    CommitCheck check;
+    std::function<void()> after;
+  };
 
   void Loop();
-  // Runs one batch in one transaction; returns one Status per write.
-  std::vector<Status> RunBatch(std::vector<Pending>& batch);
+  // Runs one batch in one transaction; returns one Status per write. Sets *notify when
+  // `hooks` asked for `after` to run (the COMMIT succeeded).
+  std::vector<Status> RunBatch(std::vector<Pending>& batch, const CommitHooks* hooks,
+                               bool* notify);
   Status RunInSavepoint(Pending& p);
   Status Step(const char* static_sql);
 
@@ -87,6 +106,11 @@ class GroupCommitWriter {
   std::deque<Pending> queue_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   bool paused_ GUARDED_BY(mu_) = false;
+  std::shared_ptr<const CommitHooks> hooks_ GUARDED_BY(mu_);
+  // Written before the first submission, read by the writer thread after it took a batch
+  // (the mutex orders the two).
+  std::function<Status(Connection&)> finish_write_;
+  std::function<void()> abort_write_;
 
   std::atomic<int64_t> transactions_{0};
   std::atomic<int64_t> writes_{0};

@@ -98,6 +98,8 @@ Result<RunRecord> ReadRun(const Stmt& s) {
   r.idempotency_key = s.ColumnText(18);
   r.owner = s.ColumnText(19);
   r.lease_until = s.ColumnInt(20);
+  r.user = s.ColumnText(21);
+  r.name = s.ColumnText(22);
   return r;
 }
 
@@ -125,6 +127,7 @@ int HistoryTypeCode(std::string_view type) {
   if (type == "RunStateChanged") return 1;
   if (type == "TaskStateChanged") return 2;
   if (type == "TaskCreated") return 3;
+  if (type == "TagsChanged") return 4;
   return 0;
 }
 
@@ -136,6 +139,8 @@ std::string_view HistoryTypeName(int64_t code) {
       return "TaskStateChanged";
     case 3:
       return "TaskCreated";
+    case 4:
+      return "TagsChanged";
     default:
       return "Unknown";
   }

@@ -4,9 +4,15 @@
 #include <memory>
 #include <utility>
 
+#include "common/clock.h"
+#include "store/sqlite/archive_ops.h"
+#include "store/sqlite/maintenance_ops.h"
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/outbox_ops.h"
 #include "store/sqlite/row_codec.h"
+#include "store/sqlite/run_query.h"
 #include "store/sqlite/statements.h"
+#include "store/sqlite/stats_ops.h"
 #include "store/sqlite/write_ops.h"
 
 namespace sluice::store::sqlite {
@@ -59,6 +65,8 @@ Result<std::unique_ptr<SqliteRunStore>> SqliteRunStore::Open(const std::string& 
   ASSIGN_OR_RETURN(std::unique_ptr<ReadPool> readers,
                    ReadPool::Open(db_path, options.read_connections, conn_options));
   auto writer = std::make_unique<GroupCommitWriter>(std::move(write_conn), options.max_batch_size);
+  // Each write's history events reach the outbox as one row, in the write's savepoint.
+  writer->SetWriteHooks(FlushPendingOutbox, [] { PendingOutbox().Clear(); });
   return std::unique_ptr<SqliteRunStore>(new SqliteRunStore(std::move(writer), std::move(readers)));
 }
 
@@ -116,22 +124,20 @@ Result<RunStatusRow> SqliteRunStore::GetRunStatus(std::string_view run_id) {
 Result<RunPage> SqliteRunStore::ListRuns(const RunListQuery& query) {
   RETURN_IF_ERROR(CheckPageSize(query.page_size));
   ReadPool::Lease db = readers_->Acquire();
-  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kListRuns));
-  RETURN_IF_ERROR(stmt.BindInt(1, query.before_seq.value_or(std::numeric_limits<int64_t>::max())));
-  // One more than asked: its presence is what says another page exists.
-  RETURN_IF_ERROR(stmt.BindInt(2, int64_t{query.page_size} + 1));
-  RunPage page;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    if (static_cast<int>(page.runs.size()) == query.page_size) {
-      page.next_before_seq = page.runs.back().seq;
-      break;
-    }
-    ASSIGN_OR_RETURN(RunRecord run, ReadRun(stmt));
-    page.runs.push_back(std::move(run));
-  }
-  return page;
+  return QueryRuns(*db, query);
+}
+
+Result<RunCount> SqliteRunStore::CountRuns(const RunFilter& filter) {
+  ReadPool::Lease db = readers_->Acquire();
+  return CountMatchingRuns(*db, filter);
+}
+
+Result<RunRecord> SqliteRunStore::UpdateTags(std::string_view run_id, const StringMap& set,
+                                             const std::vector<std::string>& remove, Micros at) {
+  int64_t run_seq = 0;
+  RETURN_IF_ERROR(writer_->Submit(
+      [&](Connection& db) { return UpdateTagsOp(db, run_id, set, remove, at, &run_seq); }));
+  return GetRun(run_id);
 }
 
 Result<std::map<State, int64_t>> SqliteRunStore::CountRunsByState() {
@@ -165,8 +171,10 @@ Result<bool> SqliteRunStore::CreateTask(const TaskRecord& task) {
 
 Result<TaskRecord> SqliteRunStore::GetTask(std::string_view run_id, std::string_view task_id) {
   ReadPool::Lease db = readers_->Acquire();
-  ASSIGN_OR_RETURN(std::optional<int64_t> run_seq, FindRunSeq(*db, run_id));
-  if (!run_seq.has_value()) return NoSuchRun(run_id);
+  ASSIGN_OR_RETURN(std::optional<RunRef> run, FindRunRef(*db, run_id));
+  if (!run.has_value()) return NoSuchRun(run_id);
+  if (run->archived) return GetArchivedTask(*db, run->seq, run_id, task_id);
+  std::optional<int64_t> run_seq = run->seq;
   ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kGetTask));
   RETURN_IF_ERROR(stmt.BindInt(1, *run_seq));
   RETURN_IF_ERROR(stmt.BindText(2, task_id));
@@ -180,8 +188,10 @@ Result<TaskRecord> SqliteRunStore::GetTask(std::string_view run_id, std::string_
 Result<TaskPage> SqliteRunStore::ListTasks(const TaskListQuery& query) {
   RETURN_IF_ERROR(CheckPageSize(query.page_size));
   ReadPool::Lease db = readers_->Acquire();
-  ASSIGN_OR_RETURN(std::optional<int64_t> run_seq, FindRunSeq(*db, query.run_id));
-  if (!run_seq.has_value()) return NoSuchRun(query.run_id);
+  ASSIGN_OR_RETURN(std::optional<RunRef> run, FindRunRef(*db, query.run_id));
+  if (!run.has_value()) return NoSuchRun(query.run_id);
+  if (run->archived) return ListArchivedTasks(*db, run->seq, query);
+  std::optional<int64_t> run_seq = run->seq;
   ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kListTasks));
   RETURN_IF_ERROR(stmt.BindInt(1, *run_seq));
   RETURN_IF_ERROR(stmt.BindInt(2, query.after_seq.value_or(0)));
@@ -210,8 +220,10 @@ Result<TransitionOutcome> SqliteRunStore::TransitionTask(const TaskTransition& t
 Result<HistoryPage> SqliteRunStore::ListHistory(const HistoryQuery& query) {
   RETURN_IF_ERROR(CheckPageSize(query.page_size));
   ReadPool::Lease db = readers_->Acquire();
-  ASSIGN_OR_RETURN(std::optional<int64_t> run_seq, FindRunSeq(*db, query.run_id));
-  if (!run_seq.has_value()) return NoSuchRun(query.run_id);
+  ASSIGN_OR_RETURN(std::optional<RunRef> run, FindRunRef(*db, query.run_id));
+  if (!run.has_value()) return NoSuchRun(query.run_id);
+  if (run->archived) return ListArchivedHistory(*db, run->seq, query);
+  std::optional<int64_t> run_seq = run->seq;
   ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kListHistory));
   RETURN_IF_ERROR(stmt.BindInt(1, *run_seq));
   RETURN_IF_ERROR(stmt.BindInt(2, query.after_seq.value_or(0)));
@@ -290,6 +302,85 @@ Result<std::vector<RunRecord>> SqliteRunStore::ClaimRuns(const ClaimRequest& req
 Status SqliteRunStore::RenewLeases(std::string_view owner, Micros lease_until) {
   if (owner.empty()) return InvalidArgument("lease owner must not be empty");
   return writer_->Submit([&](Connection& db) { return RenewLeasesOp(db, owner, lease_until); });
+}
+
+
+
+// --- outbox, stats, maintenance and state sync's batch (0005_outbox_stats.sql) ---
+
+std::vector<Result<TransitionOutcome>> SqliteRunStore::TransitionTasks(
+    const std::vector<TaskTransition>& ts) {
+  std::vector<Result<TransitionOutcome>> out;
+  if (ts.empty()) return out;
+  Status st = writer_->Submit([&](Connection& db) { return TransitionTasksOp(db, ts, &out); });
+  if (!st.ok()) {
+    // The transaction failed: nothing was applied, every entry gets its error.
+    out.clear();
+    out.reserve(ts.size());
+    for (size_t i = 0; i < ts.size(); ++i) out.emplace_back(st);
+  }
+  return out;
+}
+
+Status SqliteRunStore::DeleteRun(std::string_view run_id) {
+  Micros now = SystemClock().Now();  // when the RunDeleted entry was written (outbox pruning)
+  return writer_->Submit([&](Connection& db) { return DeleteRunOp(db, run_id, now); });
+}
+
+Result<int> SqliteRunStore::ArchiveEndedRuns(Micros ended_before, int limit) {
+  int archived = 0;
+  RETURN_IF_ERROR(writer_->Submit([&](Connection& db) -> Status {
+    ASSIGN_OR_RETURN(archived, ArchiveEndedRunsOp(db, ended_before, limit));
+    return Status::Ok();
+  }));
+  return archived;
+}
+
+Result<std::vector<EndedRun>> SqliteRunStore::ListEndedRuns(const EndedRunQuery& query) {
+  ReadPool::Lease db = readers_->Acquire();
+  return ListEndedRunRows(*db, query);
+}
+
+Result<std::vector<TaskRecord>> SqliteRunStore::ListStaleTasks(Micros updated_before, int limit) {
+  ReadPool::Lease db = readers_->Acquire();
+  return ListStaleTaskRows(*db, updated_before, limit);
+}
+
+Result<std::vector<StatsGroup>> SqliteRunStore::QueryStats(const StatsQuery& query) {
+  ReadPool::Lease db = readers_->Acquire();
+  return QueryStatsRows(*db, query);
+}
+
+Result<std::vector<ChangeEvent>> SqliteRunStore::ReadOutbox(int64_t after_seq, int limit) {
+  ReadPool::Lease db = readers_->Acquire();
+  return ReadOutboxRows(*db, after_seq, limit);
+}
+
+Result<OutboxBounds> SqliteRunStore::GetOutboxBounds() {
+  ReadPool::Lease db = readers_->Acquire();
+  return ReadOutboxBounds(*db);
+}
+
+Result<int64_t> SqliteRunStore::PruneOutbox(Micros before, int limit) {
+  int64_t deleted = 0;
+  RETURN_IF_ERROR(writer_->Submit(
+      [&](Connection& db) { return PruneOutboxOp(db, before, limit, &deleted); }));
+  return deleted;
+}
+
+void SqliteRunStore::SetOutboxListener(std::function<void()> listener) {
+  if (!listener) {
+    writer_->SetCommitHooks(nullptr, nullptr);
+    return;
+  }
+  // The watermark is the writer thread's: only the hooks below touch it.
+  auto watermark = std::make_shared<OutboxWatermark>();
+  writer_->SetCommitHooks(
+      [watermark](Connection& db) { return watermark->Advanced(db); },
+      [watermark, listener = std::move(listener)] {
+        watermark->Committed();
+        listener();
+      });
 }
 
 }  // namespace sluice::store::sqlite

@@ -62,6 +62,21 @@ class SqliteRunStore final : public RunStore {
   Result<RunEventPage> ListRunEvents(const RunEventQuery& query) override;
   Result<std::vector<RunRecord>> ClaimRuns(const ClaimRequest& req) override;
   Status RenewLeases(std::string_view owner, Micros lease_until) override;
+  Result<RunCount> CountRuns(const RunFilter& filter) override;
+  Result<RunRecord> UpdateTags(std::string_view run_id, const StringMap& set,
+                               const std::vector<std::string>& remove, Micros at) override;
+  Status DeleteRun(std::string_view run_id) override;
+  Result<std::vector<EndedRun>> ListEndedRuns(const EndedRunQuery& query) override;
+  // One write transaction per call (archive_ops.h).
+  Result<int> ArchiveEndedRuns(Micros ended_before, int limit) override;
+  Result<std::vector<StatsGroup>> QueryStats(const StatsQuery& query) override;
+  Result<std::vector<ChangeEvent>> ReadOutbox(int64_t after_seq, int limit) override;
+  Result<OutboxBounds> GetOutboxBounds() override;
+  Result<int64_t> PruneOutbox(Micros before, int limit) override;
+  std::vector<Result<TransitionOutcome>> TransitionTasks(
+      const std::vector<TaskTransition>& ts) override;
+  Result<std::vector<TaskRecord>> ListStaleTasks(Micros updated_before, int limit) override;
+  void SetOutboxListener(std::function<void()> listener) override;
 
   // Not part of RunStore: how many transactions and writes the writer thread has run.
   WriterStats writer_stats() const { return writer_->stats(); }

@@ -11,11 +11,13 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "store/sqlite/migrations.h"
+#include "store/sqlite/outbox_ops.h"
 #include "store/sqlite/statements.h"
 #include "testing/fake_run_store.h"
 #include "testing/store_conformance.h"
@@ -320,7 +322,7 @@ TEST_F(SqliteRunStoreTest, MaxBatchSizeSplitsTransactions) {
   store->writer_for_testing().ResumeForTesting();
   for (auto& th : threads) th.join();
   EXPECT_EQ(store->writer_stats().transactions, 4);
-  Result<RunPage> page = store->ListRuns({100, std::nullopt});
+  Result<RunPage> page = store->ListRuns(RunsPage(100));
   ASSERT_OK(page);
   EXPECT_EQ(page->runs.size(), 64u);
 }
@@ -416,7 +418,7 @@ TEST_F(SqliteRunStoreTest, DestructorFinishesQueuedWrites) {
   EXPECT_EQ(ok.load(), 8);
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
-  Result<RunPage> page = store->ListRuns({100, std::nullopt});
+  Result<RunPage> page = store->ListRuns(RunsPage(100));
   ASSERT_OK(page);
   EXPECT_EQ(page->runs.size(), 8u);
 }
@@ -425,7 +427,8 @@ TEST_F(SqliteRunStoreTest, MigrationsAreRecordedAndAppliedOnce) {
   { ASSERT_NE(OpenStore(), nullptr); }
   EXPECT_EQ(Query("SELECT version || ' ' || name FROM schema_migrations"),
             (std::vector<std::string>{"1 0001_init.sql", "2 0002_run_events.sql",
-                                      "3 0003_task_launch_spec.sql"}));
+                                      "3 0003_task_launch_spec.sql", "4 0004_run_index.sql",
+                                      "5 0005_outbox_stats.sql", "6 0006_run_archive.sql"}));
   std::vector<std::string> applied_at = Query("SELECT applied_at FROM schema_migrations");
   {
     auto store = OpenStore();
@@ -435,7 +438,7 @@ TEST_F(SqliteRunStoreTest, MigrationsAreRecordedAndAppliedOnce) {
   auto store = OpenStore();  // a re-applied 0001 would fail on CREATE TABLE runs
   ASSERT_NE(store, nullptr);
   ASSERT_OK(store->GetRun("kept"));
-  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"), std::vector<std::string>{"3"});
+  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"), std::vector<std::string>{"6"});
   EXPECT_EQ(Query("SELECT applied_at FROM schema_migrations"), applied_at);
   EXPECT_EQ(Query("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
 }
@@ -505,8 +508,15 @@ TEST_F(SqliteRunStoreTest, HotQueriesUseIndexes) {
   EXPECT_NE(claim_free.find("runs_active"), std::string::npos) << claim_free;
   std::string renew = QueryPlan(sql::kRenewLeases);
   EXPECT_NE(renew.find("runs_active_by_owner (owner=?)"), std::string::npos) << renew;
-  EXPECT_NE(QueryPlan(sql::kListTasks).find("tasks_by_run"), std::string::npos);
-  EXPECT_NE(QueryPlan(sql::kListHistory).find("history_by_run"), std::string::npos);
+  std::string tasks = QueryPlan(sql::kListTasks);
+  EXPECT_NE(tasks.find("SEARCH tasks USING PRIMARY KEY (run_seq=? AND seq>?)"), std::string::npos)
+      << tasks;
+  std::string history = QueryPlan(sql::kListHistory);
+  EXPECT_NE(history.find("SEARCH h USING PRIMARY KEY (run_seq=? AND seq>?)"), std::string::npos)
+      << history;
+  EXPECT_EQ(history.find("SCAN"), std::string::npos) << history;
+  std::string task = QueryPlan(sql::kGetTask);
+  EXPECT_NE(task.find("tasks_by_id (run_seq=? AND id=?)"), std::string::npos) << task;
   std::string events = QueryPlan(sql::kListRunEvents);
   EXPECT_NE(events.find("SEARCH run_events USING PRIMARY KEY (run_seq=? AND seq>?)"),
             std::string::npos) << events;
@@ -572,6 +582,13 @@ TEST_F(SqliteRunStoreTest, RunsWithTasksAndHistoryStayCompact) {
     Result<std::map<State, int64_t>> counts = store->CountRunsByState();
     ASSERT_OK(counts);
     ASSERT_EQ(*counts, (std::map<State, int64_t>{{State::kComplete, kRuns}}));
+    // The outbox is a feed pruned by age (its size follows the event rate, not the number of
+    // runs kept): measured apart, then emptied as the pruner would.
+    std::vector<std::string> outbox =
+        Query("SELECT sum(length(events) + 24) / " + std::to_string(kRuns) + " FROM outbox");
+    if (!outbox.empty()) RecordProperty("outbox_bytes_per_run_approx", outbox[0]);
+    Result<int64_t> pruned = store->PruneOutbox(std::numeric_limits<Micros>::max(), 1 << 30);
+    ASSERT_OK(pruned);
   }
   // Bytes used by the tables and indexes (pages actually holding data).
   std::vector<std::string> bytes = Query(
@@ -583,6 +600,71 @@ TEST_F(SqliteRunStoreTest, RunsWithTasksAndHistoryStayCompact) {
   // Measured about 3.4 KiB at this size (9 fixed pages included); the 3 KiB goal needs the
   // history table clustered by run (see src/store/README.md). This guards against growth.
   EXPECT_LT(per_run, 4 * 1024) << "bytes per run with 10 tasks and 43 history events";
+}
+
+// --- outbox and state sync's batch (0005_outbox_stats.sql) ---
+
+TEST_F(SqliteRunStoreTest, TransitionTasksIsOneTransactionAndOneOutboxRow) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->CreateRun(MakeRun("r", 100)));
+  std::vector<TaskTransition> batch;
+  for (int i = 0; i < 50; ++i) {
+    TaskRecord task;
+    task.run_id = "r";
+    task.id = "t" + std::to_string(i);
+    task.name = task.id;
+    task.executor = "local";
+    task.created_at = 200;
+    ASSERT_OK(store->CreateTask(task));
+    TaskTransition t;
+    t.run_id = "r";
+    t.task_id = task.id;
+    t.to = State::kRunning;
+    t.at = 300 + i;
+    batch.push_back(t);
+  }
+  int64_t transactions = store->writer_stats().transactions;
+  std::vector<std::string> rows_before = Query("SELECT count(*) FROM outbox");
+  std::vector<Result<TransitionOutcome>> results = store->TransitionTasks(batch);
+  for (const auto& r : results) ASSERT_OK(r);
+  EXPECT_EQ(store->writer_stats().transactions, transactions + 1);
+  ASSERT_EQ(rows_before.size(), 1u);
+  EXPECT_EQ(Query("SELECT count(*) FROM outbox"),
+            std::vector<std::string>{std::to_string(std::stoi(rows_before[0]) + 1)});
+  Result<std::vector<ChangeEvent>> events = store->ReadOutbox(0, 1000);
+  ASSERT_OK(events);
+  ASSERT_EQ(events->size(), 1u + 50u + 50u);  // run created, tasks created, tasks running
+  EXPECT_EQ(events->back().task_id, "t49");
+  EXPECT_EQ(events->back().at, 349);
+  // A reader resuming in the middle of the packed row gets the rest of it.
+  Result<std::vector<ChangeEvent>> rest = store->ReadOutbox((*events)[70].seq, 1000);
+  ASSERT_OK(rest);
+  ASSERT_EQ(rest->size(), 30u);
+  EXPECT_EQ(rest->front().seq, (*events)[71].seq);
+}
+
+TEST_F(SqliteRunStoreTest, AFailedWriteLeavesNoOutboxEntry) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  Status st = store->writer_for_testing().Submit([](Connection&) {
+    PendingOutbox().Add("ghost", "", 1, State::kUnknown, State::kQueued, 5, "");
+    return Internal("the write failed after queuing an event");
+  });
+  EXPECT_FALSE(st.ok());
+  ASSERT_OK(store->CreateRun(MakeRun("real", 100)));
+  Result<std::vector<ChangeEvent>> events = store->ReadOutbox(0, 100);
+  ASSERT_OK(events);
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].run_id, "real");
+  EXPECT_EQ((*events)[0].seq, 1);
+}
+
+TEST_F(SqliteRunStoreTest, StaleTasksAreFoundThroughActiveRuns) {
+  { ASSERT_NE(OpenStore(), nullptr); }
+  std::string plan = QueryPlan(sql::kListStaleTasks);
+  EXPECT_NE(plan.find("runs_active"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("SCAN tasks"), std::string::npos) << plan;
 }
 
 }  // namespace

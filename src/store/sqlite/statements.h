@@ -11,12 +11,15 @@ namespace sluice::store::sqlite::sql {
   "seq, id, state, workflow_type, workflow_type_version, workflow_url, workflow_params, " \
   "workflow_engine, workflow_engine_version, engine_params, tags, attachments, "          \
   "submitted_at, updated_at, start_time, end_time, outputs, system_logs, "                \
-  "idempotency_key, owner, lease_until"
+  "idempotency_key, owner, lease_until, user, name"
 #define SLUICE_TASK_COLUMNS                                                       \
   "seq, id, name, cmd, state, executor, executor_job_id, exit_code, start_time, " \
   "end_time, system_logs, created_at, updated_at, launch_spec"
 // Repeats the WHERE clause of the runs_active partial index exactly, so SQLite uses it.
 #define SLUICE_RUN_ACTIVE "state NOT IN (5, 6, 7, 8, 10)"
+
+// The run columns, for queries built at run time (run_query.cc).
+inline constexpr char kRunColumns[] = SLUICE_RUN_COLUMNS;
 
 // --- reads (read pool) ---
 inline constexpr char kGetRunStatus[] = "SELECT state FROM runs WHERE id = ?1";
@@ -33,7 +36,7 @@ inline constexpr char kListTasks[] = "SELECT " SLUICE_TASK_COLUMNS
                                      "ORDER BY seq LIMIT ?3";
 inline constexpr char kListHistory[] =
     "SELECT h.seq, t.id, h.type, h.from_state, h.to_state, h.at, h.reason "
-    "FROM history h LEFT JOIN tasks t ON t.seq = h.task_seq "
+    "FROM history h LEFT JOIN tasks t ON t.run_seq = h.run_seq AND t.seq = h.task_seq "
     "WHERE h.run_seq = ?1 AND h.seq > ?2 ORDER BY h.seq LIMIT ?3";
 
 inline constexpr char kListRunEvents[] =
@@ -57,11 +60,20 @@ inline constexpr char kRunByIdempotencyKey[] =
 inline constexpr char kInsertRun[] =
     "INSERT INTO runs (id, state, workflow_type, workflow_type_version, workflow_url, "
     "workflow_params, workflow_engine, workflow_engine_version, engine_params, tags, "
-    "attachments, submitted_at, updated_at, idempotency_key) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)";
+    "attachments, submitted_at, updated_at, idempotency_key, user, name) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14, ?15)";
+inline constexpr char kInsertRunTag[] =
+    "INSERT INTO run_tags (key, value, run_seq) VALUES (?1, ?2, ?3)";
+inline constexpr char kDeleteRunTag[] =
+    "DELETE FROM run_tags WHERE key = ?1 AND value = ?2 AND run_seq = ?3";
+inline constexpr char kRunForTagUpdate[] = "SELECT seq, state, tags, updated_at FROM runs WHERE id = ?1";
+inline constexpr char kUpdateRunTags[] =
+    "UPDATE runs SET tags = ?2, name = ?3, updated_at = ?4 WHERE seq = ?1";
+// tasks.seq and history.seq are numbered per run: the next is the run's last plus one.
 inline constexpr char kInsertHistory[] =
-    "INSERT INTO history (run_seq, task_seq, type, from_state, to_state, at, reason) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "INSERT INTO history (run_seq, seq, task_seq, type, from_state, to_state, at, reason) "
+    "VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM history WHERE run_seq = ?1), "
+    "?2, ?3, ?4, ?5, ?6, ?7)";
 inline constexpr char kRunForTransition[] =
     "SELECT seq, state, start_time, end_time, outputs, system_logs, updated_at "
     "FROM runs WHERE id = ?1";
@@ -71,14 +83,25 @@ inline constexpr char kUpdateRun[] =
 inline constexpr char kTaskForTransition[] =
     "SELECT seq, state, executor_job_id, exit_code, start_time, end_time, system_logs, "
     "updated_at FROM tasks WHERE run_seq = ?1 AND id = ?2";
+// Submitted, unfinished tasks changed before ?1, least recently updated first. Walks the
+// tasks of non-terminal runs (runs_active: its WHERE clause is repeated exactly), i.e. what
+// is in flight, so no index is kept up to date on every task change for it. The run id is the
+// last column, after the task columns.
+inline constexpr char kListStaleTasks[] =
+    "SELECT " SLUICE_TASK_COLUMNS ", (SELECT id FROM runs WHERE runs.seq = tasks.run_seq) "
+    "FROM tasks WHERE run_seq IN (SELECT seq FROM runs INDEXED BY runs_active WHERE "
+    SLUICE_RUN_ACTIVE ") "
+    "AND state NOT IN (5, 6, 7, 8, 10) AND executor_job_id IS NOT NULL "
+    "AND updated_at < ?1 ORDER BY updated_at LIMIT ?2";
 inline constexpr char kTaskExists[] = "SELECT 1 FROM tasks WHERE run_seq = ?1 AND id = ?2";
 inline constexpr char kInsertTask[] =
-    "INSERT INTO tasks (run_seq, id, name, cmd, state, executor, executor_job_id, exit_code, "
-    "start_time, end_time, system_logs, created_at, updated_at, launch_spec) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+    "INSERT INTO tasks (run_seq, seq, id, name, cmd, state, executor, executor_job_id, "
+    "exit_code, start_time, end_time, system_logs, created_at, updated_at, launch_spec) "
+    "VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM tasks WHERE run_seq = ?1), ?2, ?3, "
+    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING seq";
 inline constexpr char kUpdateTask[] =
     "UPDATE tasks SET state = ?2, updated_at = ?3, executor_job_id = ?4, exit_code = ?5, "
-    "start_time = ?6, end_time = ?7, system_logs = ?8 WHERE seq = ?1";
+    "start_time = ?6, end_time = ?7, system_logs = ?8 WHERE run_seq = ?9 AND seq = ?1";
 // RETURNING gives no order guarantee; the caller sorts by seq.
 inline constexpr char kClaimRuns[] =
     "UPDATE runs SET owner = ?1, lease_until = ?3 WHERE seq IN ("

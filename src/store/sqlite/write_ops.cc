@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <string>
 
+#include "store/sqlite/archive_ops.h"
+#include "store/sqlite/outbox_ops.h"
 #include "store/sqlite/statements.h"
+#include "store/sqlite/stats_ops.h"
 
 namespace sluice::store::sqlite {
 namespace {
@@ -11,23 +14,30 @@ namespace {
 constexpr char kRunStateChanged[] = "RunStateChanged";
 constexpr char kTaskStateChanged[] = "TaskStateChanged";
 constexpr char kTaskCreated[] = "TaskCreated";
+constexpr char kTagsChanged[] = "TagsChanged";
 
 int64_t StateValue(State s) { return static_cast<int64_t>(s); }
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-Status InsertHistory(Connection& db, int64_t run_seq, std::optional<int64_t> task_seq,
+// Appends the history row and queues the same event for the outbox (outbox_ops.h), which the
+// writer stores with this write. `run_id`/`task_id` ("" for run events) go into the outbox.
+Status InsertHistory(Connection& db, int64_t run_seq, std::string_view run_id,
+                     std::optional<int64_t> task_seq, std::string_view task_id,
                      std::string_view type, State from, State to, Micros at,
                      std::string_view reason) {
+  int type_code = HistoryTypeCode(type);
   ASSIGN_OR_RETURN(Stmt stmt, db.Prepare(sql::kInsertHistory));
   RETURN_IF_ERROR(stmt.BindInt(1, run_seq));
   RETURN_IF_ERROR(stmt.BindOptionalInt(2, task_seq));
-  RETURN_IF_ERROR(stmt.BindInt(3, HistoryTypeCode(type)));
+  RETURN_IF_ERROR(stmt.BindInt(3, type_code));
   RETURN_IF_ERROR(stmt.BindInt(4, StateValue(from)));
   RETURN_IF_ERROR(stmt.BindInt(5, StateValue(to)));
   RETURN_IF_ERROR(stmt.BindInt(6, at));
   RETURN_IF_ERROR(stmt.BindText(7, reason));
-  return stmt.Run();
+  RETURN_IF_ERROR(stmt.Run());
+  PendingOutbox().Add(run_id, task_id, type_code, from, to, at, reason);
+  return Status::Ok();
 }
 
 // `logs` is a stored JSON list ("" when empty); returns it with `line` appended.
@@ -63,6 +73,20 @@ Result<std::optional<RunSeqState>> FindRun(Connection& db, std::string_view run_
 
 Status NoSuchRun(std::string_view run_id) {
   return NotFound("run " + Quote(run_id) + " not found");
+}
+
+// The run's tag rows (run_tags), written with the run; their trigger counts them.
+Status InsertRunTags(Connection& db, int64_t run_seq, const StringMap& tags) {
+  if (tags.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(Stmt insert, db.Prepare(sql::kInsertRunTag));
+  for (const auto& [key, value] : tags) {
+    insert.Reset();
+    RETURN_IF_ERROR(insert.BindText(1, key));
+    RETURN_IF_ERROR(insert.BindText(2, value));
+    RETURN_IF_ERROR(insert.BindInt(3, run_seq));
+    RETURN_IF_ERROR(insert.Run());
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -101,10 +125,15 @@ Status CreateRunOp(Connection& db, const NewRun& run, const EncodedRequest& enco
   RETURN_IF_ERROR(insert.BindTextOrNull(11, encoded.attachments));
   RETURN_IF_ERROR(insert.BindInt(12, run.submitted_at));
   RETURN_IF_ERROR(insert.BindTextOrNull(13, run.idempotency_key));
+  RETURN_IF_ERROR(insert.BindText(14, run.user.empty() ? std::string_view("anonymous")
+                                                       : std::string_view(run.user)));
+  auto name = r.tags.find("name");
+  RETURN_IF_ERROR(insert.BindTextOrNull(15, name == r.tags.end() ? "" : name->second));
   RETURN_IF_ERROR(insert.Run());
   int64_t seq = db.LastInsertRowid();
-  RETURN_IF_ERROR(InsertHistory(db, seq, std::nullopt, kRunStateChanged, State::kUnknown,
-                                State::kQueued, run.submitted_at, "submitted"));
+  RETURN_IF_ERROR(InsertRunTags(db, seq, r.tags));
+  RETURN_IF_ERROR(InsertHistory(db, seq, run.id, std::nullopt, "", kRunStateChanged,
+                                State::kUnknown, State::kQueued, run.submitted_at, "submitted"));
   *out = CreateRunResult{run.id, true};
   return Status::Ok();
 }
@@ -160,7 +189,12 @@ Status TransitionRunOp(Connection& db, const RunTransition& t, TransitionOutcome
   RETURN_IF_ERROR(update.BindTextOrNull(7, logs));
   RETURN_IF_ERROR(update.Run());
   if (!out->changed) return Status::Ok();
-  return InsertHistory(db, seq, std::nullopt, kRunStateChanged, from, t.to, t.at, t.reason);
+  RETURN_IF_ERROR(
+      InsertHistory(db, seq, t.run_id, std::nullopt, "", kRunStateChanged, from, t.to, t.at,
+                    t.reason));
+  if (!IsTerminal(t.to)) return Status::Ok();
+  // Entering a terminal state: the run joins the stats roll-ups in this transaction.
+  return AddRunToStatsOp(db, seq, t.to, start, end.value_or(t.at), t.usage);
 }
 
 Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& cmd,
@@ -178,6 +212,12 @@ Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& c
     }
   }
   if (IsTerminal(run->state)) {
+    // An archived run's tasks are in its blob (archive_ops.h): one there exists too.
+    ASSIGN_OR_RETURN(std::optional<State> archived, ArchivedTaskState(db, run->seq, task.id));
+    if (archived.has_value()) {
+      *created = false;
+      return Status::Ok();
+    }
     return FailedPrecondition("run " + Quote(task.run_id) + " is " +
                               std::string(StateName(run->state)) + "; no new tasks");
   }
@@ -197,10 +237,12 @@ Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& c
   RETURN_IF_ERROR(insert.BindInt(12, task.created_at));
   RETURN_IF_ERROR(insert.BindInt(13, std::max(task.updated_at, task.created_at)));
   RETURN_IF_ERROR(insert.BindTextOrNull(14, task.launch_spec));
-  RETURN_IF_ERROR(insert.Run());
-  int64_t task_seq = db.LastInsertRowid();
-  RETURN_IF_ERROR(InsertHistory(db, run->seq, task_seq, kTaskCreated, State::kUnknown, task.state,
-                                task.created_at, "created"));
+  ASSIGN_OR_RETURN(bool returned, insert.Step());
+  if (!returned) return Internal("task insert returned no seq");
+  int64_t task_seq = insert.ColumnInt(0);
+  RETURN_IF_ERROR(insert.Run());  // steps to the end of RETURNING
+  RETURN_IF_ERROR(InsertHistory(db, run->seq, task.run_id, task_seq, task.id, kTaskCreated,
+                                State::kUnknown, task.state, task.created_at, "created"));
   *created = true;
   return Status::Ok();
 }
@@ -212,8 +254,23 @@ Status TransitionTaskOp(Connection& db, const TaskTransition& t, TransitionOutco
   RETURN_IF_ERROR(row.BindInt(1, run->seq));
   RETURN_IF_ERROR(row.BindText(2, t.task_id));
   ASSIGN_OR_RETURN(bool found, row.Step());
-  std::string name = Quote(std::string(t.run_id) + "/" + t.task_id);
-  if (!found) return NotFound("task " + name + " not found");
+  // Built only for an error: this is state sync's hot path.
+  auto name = [&t] { return Quote(std::string(t.run_id) + "/" + t.task_id); };
+  if (!found && IsTerminal(run->state)) {
+    // An archived run is read-only: its tasks are terminal, a same-state repeat changes (and
+    // fills in) nothing, anything else moves out of a terminal state.
+    ASSIGN_OR_RETURN(std::optional<State> archived, ArchivedTaskState(db, run->seq, t.task_id));
+    if (archived.has_value()) {
+      if (*archived == t.to) {
+        *out = TransitionOutcome{*archived, false};
+        return Status::Ok();
+      }
+      return FailedPrecondition("task " + name() + " cannot move from " +
+                                std::string(StateName(*archived)) + " to " +
+                                std::string(StateName(t.to)));
+    }
+  }
+  if (!found) return NotFound("task " + name() + " not found");
   int64_t seq = row.ColumnInt(0);
   State from = StateFromColumn(row.ColumnInt(1));
   std::string job_id = row.ColumnText(2);
@@ -240,7 +297,7 @@ Status TransitionTaskOp(Connection& db, const TaskTransition& t, TransitionOutco
     updated_at = std::max(updated_at, t.at);
   } else {
     if (!IsForwardTransition(from, t.to)) {
-      return FailedPrecondition("task " + name + " cannot move from " +
+      return FailedPrecondition("task " + name() + " cannot move from " +
                                 std::string(StateName(from)) + " to " +
                                 std::string(StateName(t.to)));
     }
@@ -261,9 +318,36 @@ Status TransitionTaskOp(Connection& db, const TaskTransition& t, TransitionOutco
   RETURN_IF_ERROR(update.BindOptionalInt(6, start));
   RETURN_IF_ERROR(update.BindOptionalInt(7, end));
   RETURN_IF_ERROR(update.BindTextOrNull(8, logs));
+  RETURN_IF_ERROR(update.BindInt(9, run->seq));
   RETURN_IF_ERROR(update.Run());
   if (!out->changed) return Status::Ok();
-  return InsertHistory(db, run->seq, seq, kTaskStateChanged, from, t.to, t.at, t.reason);
+  return InsertHistory(db, run->seq, t.run_id, seq, t.task_id, kTaskStateChanged, from, t.to,
+                       t.at, t.reason);
+}
+
+Status TransitionTasksOp(Connection& db, const std::vector<TaskTransition>& ts,
+                         std::vector<Result<TransitionOutcome>>* out) {
+  out->clear();
+  out->reserve(ts.size());
+  for (const TaskTransition& t : ts) {
+    TransitionOutcome outcome;
+    Status st = TransitionTaskOp(db, t, &outcome);
+    if (st.ok()) {
+      out->emplace_back(outcome);
+      continue;
+    }
+    switch (st.code()) {
+      // Refusals happen before the op writes anything: this entry only.
+      case StatusCode::kNotFound:
+      case StatusCode::kFailedPrecondition:
+      case StatusCode::kInvalidArgument:
+        out->emplace_back(std::move(st));
+        break;
+      default:
+        return st;  // storage trouble, maybe half-written: the whole batch rolls back
+    }
+  }
+  return Status::Ok();
 }
 
 Status ClaimRunsOp(Connection& db, const ClaimRequest& req, std::vector<RunRecord>* out) {
@@ -319,6 +403,77 @@ Status AppendRunEventsOp(Connection& db, std::string_view run_id,
   }
   *last_seq = seq;
   return Status::Ok();
+}
+
+Status UpdateTagsOp(Connection& db, std::string_view run_id, const StringMap& set,
+                    const std::vector<std::string>& remove, Micros at, int64_t* run_seq) {
+  ASSIGN_OR_RETURN(Stmt row, db.Prepare(sql::kRunForTagUpdate));
+  RETURN_IF_ERROR(row.BindText(1, run_id));
+  ASSIGN_OR_RETURN(bool found, row.Step());
+  if (!found) return NoSuchRun(run_id);
+  int64_t seq = row.ColumnInt(0);
+  State state = StateFromColumn(row.ColumnInt(1));
+  ASSIGN_OR_RETURN(StringMap tags, DecodeStringMap(row.ColumnText(2), "runs.tags"));
+  Micros updated_at = row.ColumnInt(3);
+  *run_seq = seq;
+
+  std::string change;  // the history event's reason: "set k=v; removed k2"
+  ASSIGN_OR_RETURN(Stmt del, db.Prepare(sql::kDeleteRunTag));
+  ASSIGN_OR_RETURN(Stmt ins, db.Prepare(sql::kInsertRunTag));
+  auto drop_row = [&](const std::string& key, const std::string& value) -> Status {
+    del.Reset();
+    RETURN_IF_ERROR(del.BindText(1, key));
+    RETURN_IF_ERROR(del.BindText(2, value));
+    RETURN_IF_ERROR(del.BindInt(3, seq));
+    return del.Run();
+  };
+  for (const std::string& key : remove) {
+    if (set.count(key) > 0) continue;  // set wins over remove
+    auto it = tags.find(key);
+    if (it == tags.end()) continue;
+    RETURN_IF_ERROR(drop_row(key, it->second));
+    tags.erase(it);
+    change += (change.empty() ? "" : "; ") + std::string("removed ") + key;
+  }
+  for (const auto& [key, value] : set) {
+    auto it = tags.find(key);
+    if (it != tags.end()) {
+      if (it->second == value) continue;
+      RETURN_IF_ERROR(drop_row(key, it->second));
+    }
+    ins.Reset();
+    RETURN_IF_ERROR(ins.BindText(1, key));
+    RETURN_IF_ERROR(ins.BindText(2, value));
+    RETURN_IF_ERROR(ins.BindInt(3, seq));
+    RETURN_IF_ERROR(ins.Run());
+    tags[key] = value;
+    change += std::string(change.empty() ? "" : "; ") + "set " + key + "=" + value;
+  }
+  if (change.empty()) return Status::Ok();  // nothing changed: no event
+  ASSIGN_OR_RETURN(std::string encoded, EncodeStringMap(tags, "tags"));
+  ASSIGN_OR_RETURN(Stmt update, db.Prepare(sql::kUpdateRunTags));
+  RETURN_IF_ERROR(update.BindInt(1, seq));
+  RETURN_IF_ERROR(update.BindTextOrNull(2, encoded));
+  auto name = tags.find("name");
+  RETURN_IF_ERROR(update.BindTextOrNull(3, name == tags.end() ? "" : name->second));
+  RETURN_IF_ERROR(update.BindInt(4, std::max(updated_at, at)));
+  RETURN_IF_ERROR(update.Run());
+  if (IsTerminal(state)) {
+    // An archived run's history is its blob: the event is appended there (archive_ops.h).
+    HistoryEvent e;
+    e.type = kTagsChanged;
+    e.from = state;
+    e.to = state;
+    e.at = at;
+    e.reason = change;
+    ASSIGN_OR_RETURN(bool archived, AppendArchivedEventOp(db, seq, std::move(e)));
+    if (archived) {
+      PendingOutbox().Add(run_id, "", HistoryTypeCode(kTagsChanged), state, state, at, change);
+      return Status::Ok();
+    }
+  }
+  return InsertHistory(db, seq, run_id, std::nullopt, "", kTagsChanged, state, state, at,
+                       change);
 }
 
 }  // namespace sluice::store::sqlite

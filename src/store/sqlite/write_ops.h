@@ -21,9 +21,17 @@ Status TransitionRunOp(Connection& db, const RunTransition& t, TransitionOutcome
 Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& cmd,
                     const std::string& logs, bool* created);
 Status TransitionTaskOp(Connection& db, const TaskTransition& t, TransitionOutcome* out);
+// Each entry as TransitionTaskOp, in order; a refused entry (kNotFound, kFailedPrecondition)
+// gets its error in `out` and the rest go on. Any other error fails (and rolls back) them all.
+Status TransitionTasksOp(Connection& db, const std::vector<TaskTransition>& ts,
+                         std::vector<Result<TransitionOutcome>>* out);
 Status ClaimRunsOp(Connection& db, const ClaimRequest& req, std::vector<RunRecord>* out);
 Status AppendRunEventsOp(Connection& db, std::string_view run_id,
                          const std::vector<RunEvent>& events, int64_t* last_seq);
 Status RenewLeasesOp(Connection& db, std::string_view owner, Micros lease_until);
+// Sets/removes tags (run_tags rows, runs.tags, runs.name) with a TagsChanged history event
+// when anything changed; `run_seq` gets the run's seq (to read it back).
+Status UpdateTagsOp(Connection& db, std::string_view run_id, const StringMap& set,
+                    const std::vector<std::string>& remove, Micros at, int64_t* run_seq);
 
 }  // namespace sluice::store::sqlite
