@@ -186,6 +186,18 @@ TEST_P(ExecutorConformanceTest, SubmitTwiceReturnsSameJobId) {
   EXPECT_FALSE(first->job_id.empty());
 }
 
+TEST_P(ExecutorConformanceTest, PollOfUnknownJobReportsItLost) {
+  TaskSpec spec = Spec("poll-unknown", {"true"});
+  Result<std::vector<ExecutorEvent>> events =
+      executor().Poll({JobRef{spec.run_id, spec.task_id, "no-such-job", spec.work_dir}});
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].task_id, spec.task_id);
+  EXPECT_EQ((*events)[0].state, State::kSystemError);
+  EXPECT_THAT((*events)[0].reason, HasSubstr("job lost"));
+  EXPECT_TRUE(executor().Poll({}).ok());
+}
+
 // --- Cases with real tasks ---
 
 TEST_P(ExecutorConformanceTest, SubmitOfStartedTaskRunsItOnceAcrossRestart) {
@@ -452,6 +464,38 @@ TEST_P(ExecutorConformanceTest, LostExecutorMachineryReportsSystemError) {
   EXPECT_EQ(e->state, State::kSystemError) << e->reason;
   // The task itself does not run on unwatched.
   EXPECT_TRUE(WaitUntilNoLiveProcesses(*job));
+}
+
+// Poll reports each job's current state as events it returns (not to the sink): RUNNING
+// while the task runs, then its final state with its result, also from a new instance.
+TEST_P(ExecutorConformanceTest, PollReportsRunningThenTheResult) {
+  SKIP_UNLESS_RUNS_TASKS();
+  TaskSpec spec =
+      Spec("poll", {"sh", "-c", "echo > ready; while [ ! -e go ]; do sleep 0.02; done; exit 3"});
+  Result<JobRef> job = SubmitTask(spec);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  ASSERT_TRUE(WaitForFile(spec, "ready"));
+  size_t sent = sink().EventsFor(spec.task_id).size();
+  Result<std::vector<ExecutorEvent>> running = executor().Poll({*job});
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+  ASSERT_EQ(running->size(), 1u);
+  EXPECT_EQ((*running)[0].state, State::kRunning);
+  EXPECT_EQ((*running)[0].job_id, job->job_id);
+  EXPECT_EQ(sink().EventsFor(spec.task_id).size(), sent) << "Poll must not send to the sink";
+
+  TouchFile(spec, "go");
+  ASSERT_TRUE(sink().WaitForFinal(spec.task_id, timeout()).has_value());
+  StopExecutor();
+  StartExecutor();
+  Result<std::vector<ExecutorEvent>> ended = executor().Poll({*job});
+  ASSERT_TRUE(ended.ok()) << ended.status().ToString();
+  ASSERT_EQ(ended->size(), 1u);
+  const ExecutorEvent& e = (*ended)[0];
+  EXPECT_EQ(e.state, State::kExecutorError) << e.reason;
+  EXPECT_EQ(e.exit_code, 3);
+  EXPECT_EQ(e.job_id, job->job_id);
+  ASSERT_TRUE(e.start_time.has_value() && e.end_time.has_value());
+  EXPECT_LE(*e.start_time, *e.end_time);
 }
 
 }  // namespace sluice::exec

@@ -117,4 +117,49 @@ std::optional<std::string> FakeExecutor::JobIdFor(const std::string& run_id,
   return it->second.job_id;
 }
 
+Result<std::vector<ExecutorEvent>> FakeExecutor::Poll(const std::vector<JobRef>& jobs) {
+  MutexLock lock(mu_);
+  poll_calls_.push_back(jobs);
+  if (shut_down_) return Unavailable("fake executor is shut down");
+  std::vector<ExecutorEvent> events;
+  events.reserve(jobs.size());
+  for (const JobRef& job : jobs) {
+    auto it = by_job_id_.find(job.job_id);
+    if (it == by_job_id_.end()) {
+      ExecutorEvent lost;
+      lost.run_id = job.run_id;
+      lost.task_id = job.task_id;
+      lost.job_id = job.job_id;
+      lost.state = State::kSystemError;
+      lost.reason = "job lost: fake executor has no job " + job.job_id;
+      events.push_back(std::move(lost));
+      continue;
+    }
+    const Job& known = jobs_.at(it->second);
+    if (known.last_event.has_value()) {
+      events.push_back(*known.last_event);
+    } else {
+      ExecutorEvent running;
+      running.run_id = known.spec.run_id;
+      running.task_id = known.spec.task_id;
+      running.job_id = known.job_id;
+      running.state = State::kRunning;
+      events.push_back(std::move(running));
+    }
+  }
+  return events;
+}
+
+void FakeExecutor::SetStateSilently(const ExecutorEvent& event) {
+  MutexLock lock(mu_);
+  if (auto it = jobs_.find({event.run_id, event.task_id}); it != jobs_.end()) {
+    it->second.last_event = event;
+  }
+}
+
+std::vector<std::vector<JobRef>> FakeExecutor::poll_calls() const {
+  MutexLock lock(mu_);
+  return poll_calls_;
+}
+
 }  // namespace sluice::exec

@@ -32,6 +32,9 @@ class FakeExecutor final : public Executor {
   Status Attach(const JobRef& job) override;
   // Records the call. kNotFound unless job_id was issued. The test emits CANCELED itself.
   Status Cancel(const JobRef& job) override;
+  // Records the call. Each job's last event (Emit/Finish/SetStateSilently), RUNNING for a
+  // job with none yet, SYSTEM_ERROR "job lost: ..." for a job id never issued.
+  Result<std::vector<ExecutorEvent>> Poll(const std::vector<JobRef>& jobs) override;
   // Records the call; later Submit/Attach/Cancel return kUnavailable.
   void Shutdown() override;
 
@@ -42,6 +45,9 @@ class FakeExecutor final : public Executor {
   // was never submitted.
   Status Finish(const std::string& run_id, const std::string& task_id, State state,
                 std::optional<int> exit_code = std::nullopt, std::string reason = "");
+  // Makes `event` its job's current state without telling the sink (a lost event): what
+  // Poll and Attach report from then on.
+  void SetStateSilently(const ExecutorEvent& event);
   // The next Submit returns `status` and records nothing as started.
   void FailNextSubmit(Status status);
 
@@ -50,6 +56,7 @@ class FakeExecutor final : public Executor {
   std::vector<TaskSpec> started() const;       // tasks that got a new job id, in order
   std::vector<JobRef> attach_calls() const;
   std::vector<JobRef> cancel_calls() const;
+  std::vector<std::vector<JobRef>> poll_calls() const;
   bool shut_down() const;
   std::optional<std::string> JobIdFor(const std::string& run_id, const std::string& task_id) const;
 
@@ -72,6 +79,7 @@ class FakeExecutor final : public Executor {
   std::vector<TaskSpec> started_ GUARDED_BY(mu_);
   std::vector<JobRef> attach_calls_ GUARDED_BY(mu_);
   std::vector<JobRef> cancel_calls_ GUARDED_BY(mu_);
+  std::vector<std::vector<JobRef>> poll_calls_ GUARDED_BY(mu_);
   std::optional<Status> fail_next_submit_ GUARDED_BY(mu_);
   bool shut_down_ GUARDED_BY(mu_) = false;
 };

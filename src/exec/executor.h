@@ -86,6 +86,12 @@ class Executor {
   // no trace of the job (the caller then treats the task as lost: SYSTEM_ERROR).
   virtual Status Attach(const JobRef& job) = 0;
 
+  // The current state of each job, as events (RUNNING, or the final state with its result),
+  // in as few round trips as the executor allows (Slurm: one squeue/sacct for all): what the
+  // reconciler uses to repair missed events. Events are returned, not sent to the EventSink.
+  // A job the executor has no trace of comes back as SYSTEM_ERROR ("job lost: ...").
+  virtual Result<std::vector<ExecutorEvent>> Poll(const std::vector<JobRef>& jobs) = 0;
+
   // Requests cancellation. OK if the job already ended.
   virtual Status Cancel(const JobRef& job) = 0;
 

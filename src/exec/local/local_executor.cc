@@ -482,4 +482,51 @@ void LocalExecutor::FinishJob(Job job) {
   Deliver(event);
 }
 
+Result<std::vector<ExecutorEvent>> LocalExecutor::Poll(const std::vector<JobRef>& jobs) {
+  std::vector<ExecutorEvent> events;
+  events.reserve(jobs.size());
+  for (const JobRef& job : jobs) {
+    auto lost = [&](const std::string& why) {
+      ExecutorEvent event;
+      event.run_id = job.run_id;
+      event.task_id = job.task_id;
+      event.job_id = job.job_id;
+      event.state = State::kSystemError;
+      event.end_time = clock_.Now();
+      event.reason = "job lost: " + why;
+      events.push_back(std::move(event));
+    };
+    if (Status st = ValidatePath(job.work_dir); !st.ok()) {
+      lost(st.message());
+      continue;
+    }
+    // No waiting for a pid file: a wrapper that is just starting is left for the next pass.
+    Result<TaskObservation> obs = ObserveTask(job.work_dir, /*want_pidfd=*/false, 0);
+    if (!obs.ok()) {
+      if (obs.status().code() == StatusCode::kUnavailable) continue;
+      return obs.status().WithPrefix("poll " + job.job_id);
+    }
+    if (obs->kind == TaskObservation::Kind::kNoTrace) {
+      lost("no trace in " + job.work_dir);
+      continue;
+    }
+    if (obs->pid.has_value() && PidFromJobId(job.job_id) != obs->pid) {
+      lost(job.work_dir + " belongs to job " + JobIdForPid(*obs->pid));
+      continue;
+    }
+    if (obs->kind == TaskObservation::Kind::kRunning) {
+      ExecutorEvent event;
+      event.run_id = job.run_id;
+      event.task_id = job.task_id;
+      event.job_id = job.job_id;
+      event.state = State::kRunning;
+      event.start_time = obs->start_time;
+      events.push_back(std::move(event));
+      continue;
+    }
+    events.push_back(FinalEvent(job, *obs, "task process vanished"));
+  }
+  return events;
+}
+
 }  // namespace sluice::exec::local

@@ -72,6 +72,7 @@ class LocalExecutor final : public Executor {
   // Durably records the request, SIGTERMs the task's process group and SIGKILLs it after
   // cancel_grace. OK if the job already ended; kNotFound if there is no trace of it.
   Status Cancel(const JobRef& job) override;
+  Result<std::vector<ExecutorEvent>> Poll(const std::vector<JobRef>& jobs) override;
   // Stops the monitor thread after delivering queued events. Tasks keep running.
   void Shutdown() override;
 
