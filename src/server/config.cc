@@ -100,6 +100,59 @@ Status CheckReplicaId(const std::string& v) {
 
 constexpr int64_t kMaxBodyBytesLimit = int64_t{1} << 40;
 
+std::string FormatNumber(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+// A retention age in days: 0 (keep) up to 100 years.
+Status CheckDays(double v) {
+  if (!(v >= 0 && v <= 36500)) {
+    return InvalidArgument("must be from 0 (keep) to 36500 days (got " + FormatNumber(v) + ")");
+  }
+  return Status::Ok();
+}
+
+Status CheckPrice(double v) {
+  if (!(v >= 0 && v <= 1e6)) {
+    return InvalidArgument("must be from 0 to 1000000 (got " + FormatNumber(v) + ")");
+  }
+  return Status::Ok();
+}
+
+// A retention_by_tag key: "key:value" with a non-empty key.
+Status CheckTagRuleKey(const std::string& rule) {
+  size_t colon = rule.find(':');
+  if (colon == std::string::npos || colon == 0) {
+    return InvalidArgument("\"" + rule + "\": must be key:value");
+  }
+  return Status::Ok();
+}
+
+Status CheckRetentionMaps(const ServeConfig& c) {
+  for (const auto& [rule, days] : c.retention_by_tag) {
+    RETURN_IF_ERROR(CheckTagRuleKey(rule));
+    Status st = CheckDays(days);
+    if (!st.ok()) return st.WithPrefix(rule);
+  }
+  for (const auto& [type, days] : c.retention_by_workflow_type) {
+    if (type.empty()) return InvalidArgument("workflow type must not be empty");
+    Status st = CheckDays(days);
+    if (!st.ok()) return st.WithPrefix(type);
+  }
+  return Status::Ok();
+}
+
+// The mapping-valued keys (YAML only): {name: days}.
+constexpr std::string_view kMapKeys[] = {"retention_by_tag", "retention_by_workflow_type"};
+
+std::map<std::string, double>* MapField(std::string_view key, ServeConfig& c) {
+  if (key == "retention_by_tag") return &c.retention_by_tag;
+  if (key == "retention_by_workflow_type") return &c.retention_by_workflow_type;
+  return nullptr;
+}
+
 const std::vector<Field>& Fields() {
   static const std::vector<Field> kFields = {
       {"host",
@@ -161,6 +214,40 @@ const std::vector<Field>& Fields() {
       {"asl_max_concurrency",
        [](std::string_view t, ServeConfig& c) { return ParseInt(t, c.asl_max_concurrency); },
        [](const ServeConfig& c) { return CheckRange(c.asl_max_concurrency, 1, 10000); }},
+      {"reconcile_interval_seconds",
+       [](std::string_view t, ServeConfig& c) {
+         return ParseInt64(t, c.reconcile_interval_seconds);
+       },
+       [](const ServeConfig& c) { return CheckRange(c.reconcile_interval_seconds, 0, 86400); }},
+      {"task_stale_seconds",
+       [](std::string_view t, ServeConfig& c) { return ParseInt64(t, c.task_stale_seconds); },
+       [](const ServeConfig& c) { return CheckRange(c.task_stale_seconds, 1, 7 * 86400); }},
+      {"outbox_retention_seconds",
+       [](std::string_view t, ServeConfig& c) {
+         return ParseInt64(t, c.outbox_retention_seconds);
+       },
+       [](const ServeConfig& c) {
+         return CheckRange(c.outbox_retention_seconds, 60, 365 * 86400);
+       }},
+      {"retention_days",
+       [](std::string_view t, ServeConfig& c) { return ParseDouble(t, c.retention_days); },
+       [](const ServeConfig& c) { return CheckDays(c.retention_days); }},
+      {"retention_sweep_seconds",
+       [](std::string_view t, ServeConfig& c) {
+         return ParseInt64(t, c.retention_sweep_seconds);
+       },
+       [](const ServeConfig& c) { return CheckRange(c.retention_sweep_seconds, 1, 7 * 86400); }},
+      {"archive_after_seconds",
+       [](std::string_view t, ServeConfig& c) {
+         return ParseInt64(t, c.archive_after_seconds);
+       },
+       [](const ServeConfig& c) { return CheckRange(c.archive_after_seconds, 0, 365 * 86400); }},
+      {"price_per_cpu_hour",
+       [](std::string_view t, ServeConfig& c) { return ParseDouble(t, c.price_per_cpu_hour); },
+       [](const ServeConfig& c) { return CheckPrice(c.price_per_cpu_hour); }},
+      {"price_per_gb_hour",
+       [](std::string_view t, ServeConfig& c) { return ParseDouble(t, c.price_per_gb_hour); },
+       [](const ServeConfig& c) { return CheckPrice(c.price_per_gb_hour); }},
   };
   return kFields;
 }
@@ -196,6 +283,10 @@ std::string KnownKeys() {
     if (!keys.empty()) keys += ", ";
     keys += f.key;
   }
+  for (std::string_view k : kMapKeys) {
+    keys += ", ";
+    keys += k;
+  }
   return keys;
 }
 
@@ -229,6 +320,30 @@ Status ApplyYamlConfig(const std::string& path, ServeConfig& config) {
       std::string where = path + ":" + std::to_string(key_node.Mark().line + 1);
       if (!key_node.IsScalar()) return InvalidArgument(where + ": keys must be plain names");
       std::string key = key_node.Scalar();
+      if (std::map<std::string, double>* map = MapField(key, updated)) {
+        if (value.IsNull()) {
+          map->clear();
+          continue;
+        }
+        if (!value.IsMap()) {
+          return InvalidArgument(where + ": " + key + ": must be a mapping of name: days");
+        }
+        map->clear();
+        for (const auto& entry : value) {
+          std::string name = entry.first.IsScalar() ? entry.first.Scalar() : "";
+          if (!entry.second.IsScalar()) {
+            return InvalidArgument(where + ": " + key + ": " + name + ": must be a number of days");
+          }
+          double days = 0;
+          Status st = ParseDouble(entry.second.Scalar(), days);
+          if (st.ok()) st = CheckDays(days);
+          if (!st.ok()) return st.WithPrefix(where + ": " + key + ": " + name);
+          (*map)[name] = days;
+        }
+        Status st = CheckRetentionMaps(updated);
+        if (!st.ok()) return st.WithPrefix(where + ": " + key);
+        continue;
+      }
       const Field* field = FindField(key);
       if (field == nullptr) {
         return InvalidArgument(where + ": " + key + ": unknown key (known keys: " + KnownKeys() +
@@ -281,6 +396,9 @@ Status ValidateConfig(const ServeConfig& config) {
   for (const Field& field : Fields()) {
     Status st = field.check(config);
     if (!st.ok()) return st.WithPrefix("configuration: " + std::string(field.key));
+  }
+  if (Status st = CheckRetentionMaps(config); !st.ok()) {
+    return st.WithPrefix("configuration: retention");
   }
   return Status::Ok();
 }

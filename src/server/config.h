@@ -26,6 +26,30 @@ struct ServeConfig {
   // the format of `sluice asl run --bindings`.
   std::string asl_bindings_file;         // SLUICE_ASL_BINDINGS_FILE, asl_bindings_file:
   int asl_max_concurrency = 40;          // SLUICE_ASL_MAX_CONCURRENCY: inline Map default
+
+  // State sync: how often the reconciler asks the executor about tasks with no news for
+  // task_stale_seconds (0: no reconciler).
+  int64_t reconcile_interval_seconds = 30;  // SLUICE_RECONCILE_INTERVAL_SECONDS
+  int64_t task_stale_seconds = 60;          // SLUICE_TASK_STALE_SECONDS
+  // Outbox entries (the SSE feed) older than this are pruned; a client resuming from an
+  // older event id gets 410.
+  int64_t outbox_retention_seconds = 86400;  // SLUICE_OUTBOX_RETENTION_SECONDS
+
+  // Retention: ended runs older than their age (days since they ended) are deleted with
+  // their files. The most specific rule wins: a `key:value` tag rule, then a workflow type
+  // rule, then the default. 0 keeps runs forever.
+  double retention_days = 0;             // SLUICE_RETENTION_DAYS, retention_days:
+  // YAML only: mappings {"project:tmp": 7} and {"ASL": 30} (days).
+  std::map<std::string, double> retention_by_tag;            // retention_by_tag:
+  std::map<std::string, double> retention_by_workflow_type;  // retention_by_workflow_type:
+  int64_t retention_sweep_seconds = 3600;  // SLUICE_RETENTION_SWEEP_SECONDS: sweep period
+  // Runs ended this long ago have their tasks and history moved to compact storage (about
+  // 1 KB for 10 tasks; read-only from then on). 0: never.
+  int64_t archive_after_seconds = 600;     // SLUICE_ARCHIVE_AFTER_SECONDS
+
+  // Prices for the estimated cost in /api/v1/stats (0: no cost).
+  double price_per_cpu_hour = 0;  // SLUICE_PRICE_PER_CPU_HOUR, price_per_cpu_hour:
+  double price_per_gb_hour = 0;   // SLUICE_PRICE_PER_GB_HOUR, price_per_gb_hour:
 };
 
 // Applies a YAML document (a mapping with the keys above) over `config`.

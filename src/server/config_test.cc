@@ -211,5 +211,71 @@ TEST(Config, ValidateChecksRanges) {
   EXPECT_TRUE(ValidateConfig(edge).ok());
 }
 
+TEST_F(ConfigFileTest, YamlSetsIndexSettingsAndRetentionRules) {
+  std::string path = Write(
+      "reconcile_interval_seconds: 10\n"
+      "task_stale_seconds: 120\n"
+      "outbox_retention_seconds: 3600\n"
+      "retention_days: 90\n"
+      "retention_sweep_seconds: 600\n"
+      "price_per_cpu_hour: 0.05\n"
+      "price_per_gb_hour: 0.01\n"
+      "retention_by_tag:\n"
+      "  \"project:scratch\": 7\n"
+      "  \"keep:forever\": 0\n"
+      "retention_by_workflow_type:\n"
+      "  ASL: 30.5\n");
+  ServeConfig c;
+  Status st = ApplyYamlConfig(path, c);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(c.reconcile_interval_seconds, 10);
+  EXPECT_EQ(c.task_stale_seconds, 120);
+  EXPECT_EQ(c.outbox_retention_seconds, 3600);
+  EXPECT_DOUBLE_EQ(c.retention_days, 90);
+  EXPECT_EQ(c.retention_sweep_seconds, 600);
+  EXPECT_DOUBLE_EQ(c.price_per_cpu_hour, 0.05);
+  EXPECT_DOUBLE_EQ(c.price_per_gb_hour, 0.01);
+  EXPECT_EQ(c.retention_by_tag.size(), 2u);
+  EXPECT_DOUBLE_EQ(c.retention_by_tag.at("project:scratch"), 7);
+  EXPECT_DOUBLE_EQ(c.retention_by_tag.at("keep:forever"), 0);
+  EXPECT_DOUBLE_EQ(c.retention_by_workflow_type.at("ASL"), 30.5);
+  EXPECT_TRUE(ValidateConfig(c).ok());
+}
+
+TEST_F(ConfigFileTest, BadRetentionRulesAreNamed) {
+  ServeConfig c;
+  Status st = ApplyYamlConfig(Write("retention_by_tag:\n  noColon: 3\n"), c);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("retention_by_tag"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("key:value"), std::string::npos) << st.message();
+  st = ApplyYamlConfig(Write("retention_by_workflow_type:\n  ASL: -1\n"), c);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("ASL"), std::string::npos) << st.message();
+  st = ApplyYamlConfig(Write("retention_by_tag: 3\n"), c);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  st = ApplyYamlConfig(Write("retention_days: [1]\n"), c);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(c.retention_by_tag.empty()) << "a bad file changes nothing";
+}
+
+TEST(Config, RetentionAndPricesFromEnvAndFlags) {
+  ServeConfig c;
+  ASSERT_TRUE(ApplyEnvConfig({{"SLUICE_RETENTION_DAYS", "30"},
+                              {"SLUICE_PRICE_PER_CPU_HOUR", "0.1"},
+                              {"SLUICE_RECONCILE_INTERVAL_SECONDS", "0"}},
+                             c)
+                  .ok());
+  EXPECT_DOUBLE_EQ(c.retention_days, 30);
+  EXPECT_DOUBLE_EQ(c.price_per_cpu_hour, 0.1);
+  EXPECT_EQ(c.reconcile_interval_seconds, 0);
+  ASSERT_TRUE(ApplyFlagConfig({{"retention_days", "7"}}, c).ok());
+  EXPECT_DOUBLE_EQ(c.retention_days, 7);
+  Status st = ApplyFlagConfig({{"price_per_gb_hour", "-2"}}, c);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("--price-per-gb-hour"), std::string::npos) << st.message();
+  st = ApplyEnvConfig({{"SLUICE_OUTBOX_RETENTION_SECONDS", "5"}}, c);
+  EXPECT_NE(st.message().find("SLUICE_OUTBOX_RETENTION_SECONDS"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice::server

@@ -21,8 +21,11 @@
 #include "engine/driver.h"
 #include "engine/mock_driver.h"
 #include "exec/local/local_executor.h"
+#include "service/event_bus.h"
+#include "service/retention.h"
 #include "service/run_service.h"
 #include "service/scheduler.h"
+#include "service/state_sync.h"
 #include "store/sqlite/sqlite_run_store.h"
 
 namespace sluice::server {
@@ -86,6 +89,25 @@ std::string WrapperExe() {
   fs::path lean = self.parent_path() / "sluice-task-wrapper";
   if (::access(lean.c_str(), X_OK) == 0) return lean.string();
   return self.string();
+}
+
+// The retention rules from the configuration (ages in days).
+Result<service::RetentionOptions> RetentionOptionsFor(const ServeConfig& config) {
+  auto age = [](double days) {
+    return static_cast<Micros>(days * 86400.0 * static_cast<double>(kMicrosPerSecond));
+  };
+  service::RetentionOptions options;
+  options.rules.default_age = age(config.retention_days);
+  for (const auto& [rule, days] : config.retention_by_tag) {
+    ASSIGN_OR_RETURN(auto tag, service::ParseTagRule(rule));
+    options.rules.by_tag[tag] = age(days);
+  }
+  for (const auto& [type, days] : config.retention_by_workflow_type) {
+    options.rules.by_workflow_type[type] = age(days);
+  }
+  options.sweep_every = config.retention_sweep_seconds * kMicrosPerSecond;
+  options.archive_after = config.archive_after_seconds * kMicrosPerSecond;
+  return options;
 }
 
 int Fail(const Status& st) {
@@ -161,25 +183,52 @@ int Serve(const ServeConfig& config) {
   sched_options.owner = *replica;
   sched_options.max_concurrent_tasks = config.max_concurrent_tasks;
   service::Scheduler scheduler(**store, drivers, **executor, clock, sched_options);
-  relay.SetTarget(&scheduler);
+
+  // Executor events go to state sync, which applies them in batches and tells the scheduler.
+  service::StateSyncOptions sync_options;
+  sync_options.data_dir = data_dir;
+  sync_options.reconcile_every = config.reconcile_interval_seconds * kMicrosPerSecond;
+  sync_options.stale_after = config.task_stale_seconds * kMicrosPerSecond;
+  service::StateSync state_sync(**store, clock, sync_options);
+  state_sync.SetExecutor(executor->get());
+  scheduler.ListenTo(state_sync);
+  relay.SetTarget(&state_sync);
 
   service::RunServiceOptions run_options;
   run_options.data_dir = data_dir;
   run_options.limits.max_attachment_bytes = config.max_body_bytes;
+  run_options.prices.per_cpu_hour = config.price_per_cpu_hour;
+  run_options.prices.per_gb_hour = config.price_per_gb_hour;
   service::RunService runs(**store, drivers, ids, clock, scheduler, run_options);
+
+  // Live events (SSE) from the store's outbox; running before the HTTP server takes
+  // subscriptions.
+  service::EventBusOptions bus_options;
+  bus_options.outbox_retention = config.outbox_retention_seconds * kMicrosPerSecond;
+  service::EventBus event_bus(**store, clock, bus_options);
+  if (Status bus_started = event_bus.Start(); !bus_started.ok()) return Fail(bus_started);
+
+  auto retention = RetentionOptionsFor(config);
+  if (!retention.ok()) return Fail(retention.status());
+  service::RetentionSweeper sweeper(**store, runs, clock, *retention);
+
+  // State sync runs before the scheduler re-attaches tasks (their events go through it).
+  if (Status sync_started = state_sync.Start(); !sync_started.ok()) return Fail(sync_started);
 
   api::HttpOptions http_options;
   http_options.host = config.host;
   http_options.port = static_cast<uint16_t>(config.port);
   http_options.io_threads = config.io_threads;
   http_options.max_body_bytes = config.max_body_bytes;
-  auto http = api::NewHttpServer(runs, http_options);
+  auto http = api::NewHttpServer(runs, event_bus, http_options);
   auto port = http->Start();
   if (!port.ok()) return Fail(port.status());
 
   Status st = scheduler.Start();
+  if (st.ok()) st = sweeper.Start();
   if (!st.ok()) {
     http->Stop();
+    scheduler.Stop();
     return Fail(st);
   }
   std::string host = config.host.find(':') != std::string::npos ? "[" + config.host + "]"
@@ -193,9 +242,14 @@ int Serve(const ServeConfig& config) {
   sigwait(&signals, &sig);
   spdlog::info("received {}, shutting down (tasks keep running and are re-attached on the next "
                "start)", strsignal(sig));
+  // The sweeper and the HTTP server first (no new work), then the scheduler; the executor
+  // stops reporting before state sync applies what it queued; the bus goes last.
+  sweeper.Stop();
   http->Stop();
   scheduler.Stop();
   (*executor)->Shutdown();
+  state_sync.Stop();
+  event_bus.Stop();
   ::close(*lock_fd);
   return 0;
 }

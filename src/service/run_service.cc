@@ -3,16 +3,20 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <optional>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 #include <system_error>
 
+#include "common/ids.h"
 #include "common/json.h"
 #include "engine/driver.h"
+#include "store/stats_rollup.h"
 
 namespace sluice::service {
 namespace fs = std::filesystem;
@@ -203,6 +207,9 @@ Status RunService::ValidateSubmit(SubmitRequest& req) const {
 store::NewRun RunService::NewRunFor(const SubmitRequest& req) {
   store::NewRun run;
   run.id = ids_.NewId();
+  // Until authentication exists, the submitting principal is the `user` tag.
+  auto user = req.request.tags.find("user");
+  run.user = user != req.request.tags.end() && !user->second.empty() ? user->second : "anonymous";
   run.submitted_at = clock_.Now();
   run.idempotency_key = req.idempotency_key;
   return run;
@@ -259,11 +266,11 @@ Result<RunListPage> RunService::ListRuns(int64_t page_size, std::string_view pag
                                               options_.limits.default_page_size));
   store::RunListQuery q;
   q.page_size = req.size;
-  q.before_seq = req.cursor;
+  if (req.cursor) q.after = store::RunCursor{0, *req.cursor};
   ASSIGN_OR_RETURN(store::RunPage page, store_.ListRuns(q));
   RunListPage out;
   out.runs = std::move(page.runs);
-  if (page.next_before_seq) out.next_page_token = EncodePageToken(*page.next_before_seq);
+  if (page.next) out.next_page_token = EncodePageToken(page.next->seq);
   return out;
 }
 
@@ -352,5 +359,208 @@ Result<std::string> RunService::TaskLogPath(std::string_view run_id, std::string
 }
 
 Result<std::map<State, int64_t>> RunService::StateCounts() { return store_.CountRunsByState(); }
+
+namespace {
+
+// Page tokens of filtered listings: "v2" + hex of (sort, cursor key, cursor seq, filter
+// hash), masked. The hash ties a token to the filter it was issued for.
+constexpr uint64_t kListTokenMask = 0x3c6ef372fe94f82bULL;
+
+uint64_t Fnv1a(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  // A separator, so ("ab", "c") and ("a", "bc") differ.
+  h ^= 0xff;
+  h *= 0x100000001b3ULL;
+  return h;
+}
+
+// A hash of the filter and sort, independent of the order states and tags were given in.
+uint64_t FilterHash(const store::RunFilter& f, store::RunSort sort) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  std::vector<int> states;
+  for (State s : f.states) states.push_back(static_cast<int>(s));
+  std::sort(states.begin(), states.end());
+  states.erase(std::unique(states.begin(), states.end()), states.end());
+  for (int s : states) h = Fnv1a(h, std::to_string(s));
+  h = Fnv1a(h, "|u=" + f.user);
+  auto tags = f.tags;
+  std::sort(tags.begin(), tags.end());
+  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+  for (const auto& [k, v] : tags) h = Fnv1a(Fnv1a(h, "|t=" + k), v);
+  h = Fnv1a(h, "|w=" + f.workflow_type);
+  h = Fnv1a(h, "|a=" + (f.submitted_after ? std::to_string(*f.submitted_after) : "-"));
+  h = Fnv1a(h, "|b=" + (f.submitted_before ? std::to_string(*f.submitted_before) : "-"));
+  h = Fnv1a(h, "|n=" + f.name_prefix);
+  h = Fnv1a(h, "|s=" + std::to_string(static_cast<int>(sort)));
+  return h;
+}
+
+void AppendHex(std::string& out, uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
+  out += buf;
+}
+
+std::string EncodeListToken(store::RunSort sort, const store::RunCursor& cursor, uint64_t hash) {
+  std::string t = "v2";
+  char buf[3];
+  std::snprintf(buf, sizeof buf, "%02x", static_cast<unsigned>(sort) ^ 0x5au);
+  t += buf;
+  AppendHex(t, static_cast<uint64_t>(cursor.key) ^ kListTokenMask);
+  AppendHex(t, static_cast<uint64_t>(cursor.seq) ^ (kListTokenMask >> 1));
+  AppendHex(t, hash);
+  return t;
+}
+
+std::optional<uint64_t> ParseHex(std::string_view s) {
+  uint64_t v = 0;
+  for (char c : s) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    v = (v << 4) | static_cast<uint64_t>(d);
+  }
+  return v;
+}
+
+Result<store::RunCursor> DecodeListToken(std::string_view token, const store::RunFilter& filter,
+                                         store::RunSort sort) {
+  const uint64_t hash = FilterHash(filter, sort);
+  auto bad = [&] {
+    return InvalidArgument("page_token: \"" + std::string(token.substr(0, 64)) +
+                           "\" is not a page token issued by this server");
+  };
+  if (token.starts_with("v1")) {
+    // A token of the unfiltered WES listing: valid for that listing only.
+    if (!filter.empty() || sort != store::RunSort::kSubmittedDesc) {
+      return InvalidArgument("page_token: was issued for another filter or sort order");
+    }
+    ASSIGN_OR_RETURN(int64_t seq, DecodePageToken(token, "page_token"));
+    return store::RunCursor{0, seq};
+  }
+  if (token.size() != 2 + 2 + 48 || !token.starts_with("v2")) return bad();
+  auto sort_byte = ParseHex(token.substr(2, 2));
+  auto key = ParseHex(token.substr(4, 16));
+  auto seq = ParseHex(token.substr(20, 16));
+  auto token_hash = ParseHex(token.substr(36, 16));
+  if (!sort_byte || !key || !seq || !token_hash) return bad();
+  if (*token_hash != hash || (*sort_byte ^ 0x5au) != static_cast<uint64_t>(sort)) {
+    return InvalidArgument("page_token: was issued for another filter or sort order");
+  }
+  store::RunCursor cursor;
+  cursor.key = static_cast<Micros>(*key ^ kListTokenMask);
+  cursor.seq = static_cast<int64_t>(*seq ^ (kListTokenMask >> 1));
+  if (cursor.seq < 0) return bad();
+  return cursor;
+}
+
+Status ValidateFilter(const store::RunFilter& f) {
+  if (f.submitted_after && f.submitted_before && *f.submitted_after >= *f.submitted_before) {
+    return InvalidArgument("submitted_after: must be before submitted_before");
+  }
+  for (State s : f.states) {
+    if (s == State::kUnknown) return InvalidArgument("state: UNKNOWN is not a run state");
+  }
+  for (const auto& [key, value] : f.tags) {
+    if (key.empty()) return InvalidArgument("tag: the key must not be empty (key:value)");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<RunListPage> RunService::ListRuns(const RunListRequest& req) {
+  const Limits& limits = options_.limits;
+  if (req.page_size < 0 || req.page_size > limits.max_page_size) {
+    return InvalidArgument("page_size: must be from 1 to " + std::to_string(limits.max_page_size) +
+                           ", got " + std::to_string(req.page_size));
+  }
+  RETURN_IF_ERROR(ValidateFilter(req.filter));
+  store::RunListQuery q;
+  q.page_size = req.page_size == 0 ? limits.default_page_size : static_cast<int>(req.page_size);
+  q.filter = req.filter;
+  q.sort = req.sort;
+  if (!req.page_token.empty()) {
+    ASSIGN_OR_RETURN(q.after, DecodeListToken(req.page_token, req.filter, req.sort));
+  }
+  RunListPage out;
+  if (req.total) {
+    ASSIGN_OR_RETURN(store::RunCount count, store_.CountRuns(req.filter));
+    out.total = count;
+  }
+  ASSIGN_OR_RETURN(store::RunPage page, store_.ListRuns(q));
+  out.runs = std::move(page.runs);
+  if (page.next) {
+    out.next_page_token = EncodeListToken(req.sort, *page.next, FilterHash(req.filter, req.sort));
+  }
+  return out;
+}
+
+Result<store::RunRecord> RunService::UpdateTags(std::string_view run_id,
+                                                const store::StringMap& set,
+                                                const std::vector<std::string>& remove) {
+  for (const auto& [key, value] : set) {
+    if (key.empty()) return InvalidArgument("tags: a tag key must not be empty");
+  }
+  for (const auto& key : remove) {
+    if (key.empty()) return InvalidArgument("remove_tags: a tag key must not be empty");
+    if (set.contains(key)) {
+      return InvalidArgument("remove_tags: \"" + key + "\" is also set in tags");
+    }
+  }
+  if (!IsValidId(run_id)) return NotFound("run " + std::string(run_id) + " not found");
+  return store_.UpdateTags(run_id, set, remove, clock_.Now());
+}
+
+Status RunService::DeleteRun(std::string_view run_id) {
+  // The id names a directory below: refuse anything that could not be one of our ids.
+  if (!IsValidId(run_id)) return NotFound("run " + std::string(run_id) + " not found");
+  RETURN_IF_ERROR(store_.DeleteRun(run_id));
+  std::error_code ec;
+  fs::remove_all(RunDir(options_.data_dir, run_id), ec);
+  if (ec) {
+    // The rows are gone; leftover files are only disk space. Say so, but the run is deleted.
+    spdlog::warn("run {}: deleted, but its directory could not be removed: {}", run_id,
+                 ec.message());
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<StatsGroupReport>> RunService::Stats(const store::StatsQuery& query) {
+  if (query.from >= query.to) return InvalidArgument("from: must be before to");
+  if (query.group_by == store::StatsGroupBy::kTag && query.tag_key.empty()) {
+    return InvalidArgument("group_by: tag:<key> needs a tag key");
+  }
+  if (query.group_by == store::StatsGroupBy::kTag && !store::IsRolledUpTag(query.tag_key)) {
+    return InvalidArgument("group_by: tag:" + query.tag_key +
+                           " is not kept in the roll-ups (it names single runs)");
+  }
+  ASSIGN_OR_RETURN(std::vector<store::StatsGroup> groups, store_.QueryStats(query));
+  std::vector<StatsGroupReport> out;
+  out.reserve(groups.size());
+  for (auto& g : groups) {
+    StatsGroupReport r;
+    if (g.runs > 0) {
+      auto it = g.runs_by_state.find(State::kComplete);
+      int64_t complete = it == g.runs_by_state.end() ? 0 : it->second;
+      r.success_rate = static_cast<double>(complete) / static_cast<double>(g.runs);
+    }
+    r.cpu_hours = g.cpu_seconds / 3600.0;
+    r.gb_hours = g.memory_gb_seconds / 3600.0;
+    r.estimated_cost =
+        r.cpu_hours * options_.prices.per_cpu_hour + r.gb_hours * options_.prices.per_gb_hour;
+    r.group = std::move(g);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
 
 }  // namespace sluice::service

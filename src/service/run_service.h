@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,9 +46,32 @@ struct SubmitRequest {
   std::string idempotency_key;  // optional
 };
 
+struct RunListRequest {
+  int64_t page_size = 0;        // 0: the default
+  std::string page_token;       // "" for the first page; only valid with the same filter/sort
+  store::RunFilter filter;
+  store::RunSort sort = store::RunSort::kSubmittedDesc;
+  bool total = false;           // also count the matching runs (RunStore::CountRuns)
+};
+
 struct RunListPage {
   std::vector<store::RunRecord> runs;
   std::string next_page_token;  // "" on the last page
+  std::optional<store::RunCount> total;  // when asked for
+};
+
+// Prices for the estimated cost in stats (0: no cost shown).
+struct Prices {
+  double per_cpu_hour = 0;
+  double per_gb_hour = 0;
+};
+
+struct StatsGroupReport {
+  store::StatsGroup group;
+  double success_rate = 0;  // COMPLETE / runs (0 when no runs)
+  double cpu_hours = 0;
+  double gb_hours = 0;
+  double estimated_cost = 0;  // cpu_hours * per_cpu_hour + gb_hours * per_gb_hour
 };
 
 struct TaskListPage {
@@ -71,6 +95,7 @@ struct Limits {
 struct RunServiceOptions {
   std::string data_dir;  // runs/<run_id>/attachments/... go under it
   Limits limits;
+  Prices prices;
 };
 
 class RunService {
@@ -94,6 +119,19 @@ class RunService {
   Result<store::RunStatusRow> GetStatus(std::string_view run_id);
   // page_size 0 means the default; kInvalidArgument for a bad size or token.
   Result<RunListPage> ListRuns(int64_t page_size, std::string_view page_token);
+  // With filters, sort and an optional total. kInvalidArgument naming the field for a bad
+  // size, a token from another filter/sort, or an inconsistent filter.
+  Result<RunListPage> ListRuns(const RunListRequest& req);
+
+  // Changes the run's tags (set/remove, see RunStore::UpdateTags). kInvalidArgument for an
+  // empty key; kNotFound for an unknown run.
+  Result<store::RunRecord> UpdateTags(std::string_view run_id, const store::StringMap& set,
+                                      const std::vector<std::string>& remove);
+  // Deletes an ended run: store rows, then its directory under the data dir.
+  // kFailedPrecondition if the run has not ended; kNotFound.
+  Status DeleteRun(std::string_view run_id);
+  // kInvalidArgument for from >= to or a kTag query without a key.
+  Result<std::vector<StatsGroupReport>> Stats(const store::StatsQuery& query);
 
   // QUEUED runs become CANCELED at once; INITIALIZING/RUNNING ones CANCELING, and the
   // scheduler stops their tasks. Canceling an ended run is kFailedPrecondition.

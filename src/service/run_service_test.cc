@@ -47,7 +47,7 @@ class RunServiceTest : public ::testing::Test {
     return req;
   }
 
-  int64_t StoredRuns() { return store_.ListRuns({1000, std::nullopt})->runs.size(); }
+  int64_t StoredRuns() { return store_.ListRuns(store::RunsPage(1000))->runs.size(); }
 
   store::FakeRunStore store_;
   engine::DriverRegistry drivers_;
@@ -237,6 +237,178 @@ TEST_F(RunServiceTest, TasksOfAnUnknownRunAreNotFound) {
             StatusCode::kNotFound);
   EXPECT_EQ(svc_->TaskLogPath(r->run_id, "task-1", "passwd").status().code(),
             StatusCode::kNotFound);
+}
+
+// --- Listing with filters, tags, deletion, stats ---
+
+TEST_F(RunServiceTest, SubmitterIsTheUserTagOrAnonymous) {
+  SubmitRequest tagged = Mock();
+  tagged.request.tags = {{"user", "ann"}};
+  auto a = svc_->Submit(tagged);
+  auto b = svc_->Submit(Mock());
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(svc_->GetRun(a->run_id)->user, "ann");
+  EXPECT_EQ(svc_->GetRun(b->run_id)->user, "anonymous");
+}
+
+TEST_F(RunServiceTest, FilteredListPagesThroughWithTokensTiedToTheFilter) {
+  for (int i = 0; i < 5; ++i) {
+    SubmitRequest req = Mock();
+    req.request.tags = {{"project", i % 2 == 0 ? "even" : "odd"}};
+    ASSERT_TRUE(svc_->Submit(req).ok());
+  }
+  RunListRequest req;
+  req.page_size = 2;
+  req.filter.tags = {{"project", "even"}};
+  req.total = true;
+  auto first = svc_->ListRuns(req);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->runs.size(), 2u);
+  ASSERT_TRUE(first->total.has_value());
+  EXPECT_EQ(first->total->count, 3);
+  ASSERT_FALSE(first->next_page_token.empty());
+  req.page_token = first->next_page_token;
+  auto second = svc_->ListRuns(req);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_EQ(second->runs.size(), 1u);
+  EXPECT_TRUE(second->next_page_token.empty());
+  EXPECT_GT(first->runs[1].seq, second->runs[0].seq) << "newest first";
+  for (const auto& r : second->runs) EXPECT_EQ(r.request.tags.at("project"), "even");
+
+  // The token is refused with another filter, or another sort.
+  RunListRequest other = req;
+  other.filter.tags = {{"project", "odd"}};
+  auto refused = svc_->ListRuns(other);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("page_token"), std::string::npos);
+  RunListRequest resorted = req;
+  resorted.sort = store::RunSort::kSubmittedAsc;
+  EXPECT_EQ(svc_->ListRuns(resorted).status().code(), StatusCode::kInvalidArgument);
+  RunListRequest garbage = req;
+  garbage.page_token = "v2zz";
+  EXPECT_EQ(svc_->ListRuns(garbage).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(RunServiceTest, FilterTokenDoesNotDependOnTheOrderOfStatesAndTags) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(svc_->Submit(Mock()).ok());
+  RunListRequest req;
+  req.page_size = 1;
+  req.filter.states = {State::kQueued, State::kRunning};
+  auto first = svc_->ListRuns(req);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_FALSE(first->next_page_token.empty());
+  req.filter.states = {State::kRunning, State::kQueued};
+  req.page_token = first->next_page_token;
+  EXPECT_TRUE(svc_->ListRuns(req).ok());
+}
+
+TEST_F(RunServiceTest, InvalidListRequestsNameTheField) {
+  RunListRequest size;
+  size.page_size = 100000;
+  EXPECT_NE(svc_->ListRuns(size).status().message().find("page_size"), std::string::npos);
+  RunListRequest range;
+  range.filter.submitted_after = 2000;
+  range.filter.submitted_before = 1000;
+  auto r = svc_->ListRuns(range);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("submitted_after"), std::string::npos);
+  RunListRequest tag;
+  tag.filter.tags = {{"", "x"}};
+  r = svc_->ListRuns(tag);
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("tag"), std::string::npos);
+}
+
+TEST_F(RunServiceTest, UnfilteredWesTokensStillWork) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(svc_->Submit(Mock()).ok());
+  auto first = svc_->ListRuns(2, "");
+  ASSERT_TRUE(first.ok());
+  ASSERT_FALSE(first->next_page_token.empty());
+  auto second = svc_->ListRuns(2, first->next_page_token);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->runs.size(), 1u);
+  // The same token through the filtered entry point without a filter.
+  RunListRequest req;
+  req.page_size = 2;
+  req.page_token = first->next_page_token;
+  auto again = svc_->ListRuns(req);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->runs.size(), 1u);
+}
+
+TEST_F(RunServiceTest, UpdateTagsChecksKeys) {
+  auto r = svc_->Submit(Mock());
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(svc_->UpdateTags(r->run_id, {{"", "x"}}, {}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(svc_->UpdateTags(r->run_id, {{"a", "x"}}, {"a"}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(svc_->UpdateTags("../etc", {{"a", "x"}}, {}).status().code(), StatusCode::kNotFound);
+  auto updated = svc_->UpdateTags(r->run_id, {{"project", "x"}}, {});
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  EXPECT_EQ(updated->request.tags.at("project"), "x");
+}
+
+TEST_F(RunServiceTest, DeleteRunRemovesTheEndedRunAndItsDirectory) {
+  SubmitRequest req = Mock();
+  req.attachments = {{"in.txt", "x"}};
+  auto r = svc_->Submit(req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(svc_->DeleteRun(r->run_id).code(), StatusCode::kFailedPrecondition) << "not ended";
+  EXPECT_TRUE(std::filesystem::exists(RunService::RunDir(data_dir_, r->run_id)));
+  ASSERT_TRUE(svc_->Cancel(r->run_id).ok());  // QUEUED -> CANCELED
+  ASSERT_TRUE(svc_->DeleteRun(r->run_id).ok());
+  EXPECT_FALSE(std::filesystem::exists(RunService::RunDir(data_dir_, r->run_id)));
+  EXPECT_EQ(svc_->GetStatus(r->run_id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(svc_->DeleteRun(r->run_id).code(), StatusCode::kNotFound);
+  EXPECT_EQ(svc_->DeleteRun("../..").code(), StatusCode::kNotFound);
+}
+
+TEST_F(RunServiceTest, StatsAddRatesHoursAndCost) {
+  RunServiceOptions o;
+  o.data_dir = data_dir_;
+  o.prices.per_cpu_hour = 0.5;
+  o.prices.per_gb_hour = 0.1;
+  RunService svc(store_, drivers_, ids_, clock_, waker_, o);
+  const Micros now = clock_.Now();
+  for (int i = 0; i < 2; ++i) {
+    auto r = svc.Submit(Mock());
+    ASSERT_TRUE(r.ok());
+    store::RunTransition t;
+    t.run_id = r->run_id;
+    t.to = i == 0 ? State::kComplete : State::kExecutorError;
+    t.at = now;
+    t.start_time = now - 3600 * kMicrosPerSecond;
+    t.end_time = now;
+    store::RunUsage usage;
+    usage.tasks = 1;
+    usage.task_seconds = {3600};
+    usage.cpu_seconds = 2 * 3600;        // 2 CPUs for an hour
+    usage.memory_gb_seconds = 4 * 3600;  // 4 GB for an hour
+    t.usage = usage;
+    ASSERT_TRUE(store_.TransitionRun(t).ok());
+  }
+  store::StatsQuery q;
+  q.from = now - 86400 * kMicrosPerSecond;
+  q.to = now + 86400 * kMicrosPerSecond;
+  q.group_by = store::StatsGroupBy::kUser;
+  auto stats = svc.Stats(q);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  ASSERT_EQ(stats->size(), 1u);
+  const StatsGroupReport& g = (*stats)[0];
+  EXPECT_EQ(g.group.key, "anonymous");
+  EXPECT_EQ(g.group.runs, 2);
+  EXPECT_DOUBLE_EQ(g.success_rate, 0.5);
+  EXPECT_DOUBLE_EQ(g.cpu_hours, 4);
+  EXPECT_DOUBLE_EQ(g.gb_hours, 8);
+  EXPECT_DOUBLE_EQ(g.estimated_cost, 4 * 0.5 + 8 * 0.1);
+
+  store::StatsQuery backwards = q;
+  std::swap(backwards.from, backwards.to);
+  EXPECT_EQ(svc.Stats(backwards).status().code(), StatusCode::kInvalidArgument);
+  store::StatsQuery no_key = q;
+  no_key.group_by = store::StatsGroupBy::kTag;
+  EXPECT_EQ(svc.Stats(no_key).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

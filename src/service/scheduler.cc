@@ -138,18 +138,26 @@ void Scheduler::WakeRun(const std::string& run_id) {
   work_cv_.notify_one();
 }
 
-void Scheduler::OnExecutorEvent(const exec::ExecutorEvent& event) {
-  {
-    MutexLock lock(mu_);
-    if (!active_runs_.count(event.run_id)) {
-      // The run has ended and every task of it was seen ending: a late duplicate.
-      spdlog::debug("run {} task {}: dropped event for a run no longer driven", event.run_id,
-                    event.task_id);
-      return;
-    }
-    pending_events_[event.run_id].push_back(event);
+void Scheduler::ListenTo(StateSync& sync) {
+  sync.SetListener([this](const std::vector<TaskChange>& changes) { OnTaskChanges(changes); });
+}
+
+void Scheduler::OnTaskChanges(const std::vector<TaskChange>& changes) {
+  std::vector<std::string> wake;
+  for (const auto& c : changes) {
+    if (IsTerminal(c.to)) ReleaseSlot(c.run_id, c.task_id);
+    if (wake.empty() || wake.back() != c.run_id) wake.push_back(c.run_id);
   }
-  WakeRun(event.run_id);
+  std::sort(wake.begin(), wake.end());
+  wake.erase(std::unique(wake.begin(), wake.end()), wake.end());
+  for (const auto& run_id : wake) {
+    {
+      MutexLock lock(mu_);
+      // Not driven here (ended, or another replica's): nothing to look at again.
+      if (!active_runs_.count(run_id)) continue;
+    }
+    WakeRun(run_id);
+  }
 }
 
 int Scheduler::ActiveTasks() {
@@ -311,6 +319,7 @@ void Scheduler::ProcessRun(const std::string& run_id) {
   t.end_time = t.at;
   t.reason = st.ToString();
   t.system_log = st.ToString();
+  if (auto tasks = LoadTasks(run_id); tasks.ok()) t.usage = UsageOf(*tasks);
   auto outcome = store_.TransitionRun(t);
   if (!outcome.ok() && outcome.status().code() != StatusCode::kFailedPrecondition) {
     spdlog::error("run {}: cannot record SYSTEM_ERROR: {}", run_id, outcome.status().ToString());
@@ -320,17 +329,6 @@ void Scheduler::ProcessRun(const std::string& run_id) {
 }
 
 Status Scheduler::ProcessRunOnce(const std::string& run_id) {
-  std::vector<exec::ExecutorEvent> events;
-  {
-    MutexLock lock(mu_);
-    auto it = pending_events_.find(run_id);
-    if (it != pending_events_.end()) {
-      events = std::move(it->second);
-      pending_events_.erase(it);
-    }
-  }
-  RETURN_IF_ERROR(ApplyEvents(run_id, std::move(events)));
-
   ASSIGN_OR_RETURN(store::RunRecord run, store_.GetRun(run_id));
   ASSIGN_OR_RETURN(std::vector<store::TaskRecord> tasks, LoadTasks(run_id));
 
@@ -347,6 +345,7 @@ Status Scheduler::ProcessRunOnce(const std::string& run_id) {
         t.at = clock_.Now();
         t.end_time = t.at;
         t.reason = "all tasks stopped";
+        t.usage = UsageOf(tasks);
         auto outcome = store_.TransitionRun(t);
         if (!outcome.ok()) return outcome.status();
       }
@@ -416,6 +415,7 @@ Status Scheduler::ProcessRunOnce(const std::string& run_id) {
     t.reason = decision.reason;
     t.outputs = decision.outputs;
     if (*decision.finish != State::kComplete) t.system_log = decision.reason;
+    t.usage = UsageOf(tasks);
     auto outcome = store_.TransitionRun(t);
     if (!outcome.ok()) {
       if (outcome.status().code() == StatusCode::kFailedPrecondition) {
@@ -550,26 +550,6 @@ Status Scheduler::SubmitTask(const store::RunRecord& run, const store::TaskRecor
   return ApplyTaskTransition(t);
 }
 
-Status Scheduler::ApplyEvents(const std::string& run_id, std::vector<exec::ExecutorEvent> events) {
-  for (auto& e : events) {
-    store::TaskTransition t;
-    t.run_id = run_id;
-    t.task_id = e.task_id;
-    t.to = e.state;
-    t.at = clock_.Now();
-    t.reason = e.reason;
-    if (!e.job_id.empty()) t.executor_job_id = e.job_id;
-    t.exit_code = e.exit_code;
-    t.start_time = e.start_time;
-    t.end_time = e.end_time;
-    if (IsTerminal(e.state) && e.state != State::kComplete && !e.reason.empty()) {
-      t.system_log = e.reason;
-    }
-    RETURN_IF_ERROR(ApplyTaskTransition(t));
-  }
-  return Status::Ok();
-}
-
 Status Scheduler::ApplyTaskTransition(const store::TaskTransition& t) {
   auto outcome = store_.TransitionTask(t);
   if (!outcome.ok()) {
@@ -630,7 +610,6 @@ void Scheduler::Finish(const std::string& run_id) {
   {
     MutexLock lock(mu_);
     active_runs_.erase(run_id);
-    pending_events_.erase(run_id);
     for (auto it = cancel_sent_.lower_bound(run_id + "/");
          it != cancel_sent_.end() && it->rfind(run_id + "/", 0) == 0;) {
       it = cancel_sent_.erase(it);
@@ -638,6 +617,26 @@ void Scheduler::Finish(const std::string& run_id) {
     claim_requested_ = true;  // room for another run
   }
   tick_cv_.notify_one();
+}
+
+store::RunUsage Scheduler::UsageOf(const std::vector<store::TaskRecord>& tasks) const {
+  store::RunUsage usage;
+  usage.tasks = static_cast<int64_t>(tasks.size());
+  for (const auto& task : tasks) {
+    if (!IsTerminal(task.state)) continue;
+    if (task.state != State::kComplete) ++usage.tasks_failed;
+    if (!task.start_time || !task.end_time) continue;
+    double seconds =
+        static_cast<double>(std::max<Micros>(0, *task.end_time - *task.start_time)) /
+        static_cast<double>(kMicrosPerSecond);
+    usage.task_seconds.push_back(seconds);
+    exec::Resources resources;
+    std::map<std::string, std::string> env;
+    if (!DecodeLaunchSpec(task.launch_spec, &resources, &env).ok()) resources = exec::Resources{};
+    usage.cpu_seconds += resources.cpus * seconds;
+    usage.memory_gb_seconds += static_cast<double>(resources.memory_mb) / 1024.0 * seconds;
+  }
+  return usage;
 }
 
 exec::JobRef Scheduler::RefOf(const store::TaskRecord& task) const {

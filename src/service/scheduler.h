@@ -1,14 +1,16 @@
 // Scheduler: drives runs from QUEUED to a final state.
 //
 // It claims runs from the store with a lease (so a dead replica's runs are taken over),
-// asks each run's WorkflowDriver what to do, records each task before submitting it to the
-// executor, and applies executor events to the store (state sync). All writes go through
-// the RunStore, so each state change is durable with its history event before anything
-// depends on it.
+// asks each run's WorkflowDriver what to do and records each task before submitting it to the
+// executor. Executor events do not come here: StateSync applies them to the store and then
+// tells the scheduler (OnTaskChanges, registered by ListenTo) which tasks changed, so it
+// frees the slots of ended tasks and looks at their runs again. All writes go through the
+// RunStore, so each state change is durable with its history event before anything depends
+// on it. When a run ends, the scheduler gives the store the run's usage (RunUsage, from its
+// tasks' durations and launch_spec resources) for the stats roll-ups.
 //
-// Ordering: work for one run is never processed by two threads at once. Executor events
-// are queued per run and applied, in arrival order, by the thread that processes the run;
-// the store's forward-only rule makes a duplicate or late event a no-op.
+// Ordering: work for one run is never processed by two threads at once; a run woken while
+// it is processed is processed again afterwards, so it sees every change.
 //
 // Restart: Start() claims the runs this replica owned (and any unowned or expired ones),
 // re-attaches every submitted, unfinished task through Executor::Attach, and submits again
@@ -31,6 +33,7 @@
 #include "engine/driver.h"
 #include "exec/executor.h"
 #include "service/run_service.h"
+#include "service/state_sync.h"
 #include "store/run_store.h"
 
 namespace sluice::service {
@@ -45,7 +48,7 @@ struct SchedulerOptions {
   Micros tick = 1 * kMicrosPerSecond;  // claim + lease renewal period
 };
 
-class Scheduler final : public RunWaker, public exec::EventSink {
+class Scheduler final : public RunWaker {
  public:
   Scheduler(store::RunStore& store, const engine::DriverRegistry& drivers,
             exec::Executor& executor, const Clock& clock, SchedulerOptions options);
@@ -58,7 +61,11 @@ class Scheduler final : public RunWaker, public exec::EventSink {
 
   void WakeQueued() override;
   void WakeRun(const std::string& run_id) override;
-  void OnExecutorEvent(const exec::ExecutorEvent& event) override;
+  // Registers OnTaskChanges as `sync`'s listener (before either starts).
+  void ListenTo(StateSync& sync);
+  // Told by StateSync after a batch of task changes is durable: frees the slots of tasks
+  // that ended and wakes the runs driven here.
+  void OnTaskChanges(const std::vector<TaskChange>& changes);
 
   // Tasks submitted and not yet ended (for metrics and tests).
   int ActiveTasks();
@@ -72,7 +79,6 @@ class Scheduler final : public RunWaker, public exec::EventSink {
   Status Adopt(const store::RunRecord& run);
   void ProcessRun(const std::string& run_id);
   Status ProcessRunOnce(const std::string& run_id);
-  Status ApplyEvents(const std::string& run_id, std::vector<exec::ExecutorEvent> events);
   Status ApplyTaskTransition(const store::TaskTransition& t);
   Status CancelTasks(const store::RunRecord& run, const std::vector<store::TaskRecord>& tasks);
   Status StartTasks(const store::RunRecord& run, std::vector<engine::TaskPlan> plans,
@@ -81,6 +87,8 @@ class Scheduler final : public RunWaker, public exec::EventSink {
                     const exec::Resources& resources, const std::map<std::string, std::string>& env);
   Result<std::vector<store::TaskRecord>> LoadTasks(const std::string& run_id);
   void Finish(const std::string& run_id);
+  // The usage of a run that ends now, from its tasks (see RunUsage).
+  store::RunUsage UsageOf(const std::vector<store::TaskRecord>& tasks) const;
   // Wakes the run at `at` (a driver's timer).
   void WakeRunAt(const std::string& run_id, Micros at) EXCLUDES(mu_);
   // Frees the task slot held by run/task, if it holds one, and wakes a run waiting for it.
@@ -106,7 +114,6 @@ class Scheduler final : public RunWaker, public exec::EventSink {
   std::set<std::string> in_progress_ GUARDED_BY(mu_);
   std::set<std::string> dirty_ GUARDED_BY(mu_);            // woken while in progress
   std::set<std::string> active_runs_ GUARDED_BY(mu_);      // runs this scheduler drives
-  std::map<std::string, std::vector<exec::ExecutorEvent>> pending_events_ GUARDED_BY(mu_);
   std::deque<std::string> waiting_for_slot_ GUARDED_BY(mu_);
   std::set<std::string> cancel_sent_ GUARDED_BY(mu_);      // "run/task" already canceled
   std::set<std::string> slot_holders_ GUARDED_BY(mu_);     // "run/task" holding a task slot

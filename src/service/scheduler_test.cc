@@ -42,6 +42,7 @@ class SchedulerTest : public ::testing::Test {
   }
   ~SchedulerTest() override {
     if (scheduler_) scheduler_->Stop();
+    if (sync_) sync_->Stop();
     std::error_code ec;
     std::filesystem::remove_all(data_dir_, ec);
   }
@@ -53,7 +54,14 @@ class SchedulerTest : public ::testing::Test {
     o.max_concurrent_tasks = max_tasks;
     o.tick = 20'000;
     scheduler_ = std::make_unique<Scheduler>(store_, drivers_, executor_, clock_, o);
-    relay_.target = scheduler_.get();
+    StateSyncOptions so;
+    so.data_dir = data_dir_;
+    so.reconcile_every = 0;
+    sync_ = std::make_unique<StateSync>(store_, clock_, so);
+    sync_->SetExecutor(&executor_);
+    scheduler_->ListenTo(*sync_);
+    ASSERT_TRUE(sync_->Start().ok());
+    relay_.target = sync_.get();
     RunServiceOptions ro;
     ro.data_dir = data_dir_;
     runs_ = std::make_unique<RunService>(store_, drivers_, ids_, clock_, *scheduler_, ro);
@@ -82,6 +90,7 @@ class SchedulerTest : public ::testing::Test {
   RandomIdGenerator ids_;
   std::string data_dir_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<StateSync> sync_;
   std::unique_ptr<RunService> runs_;
 };
 
@@ -227,6 +236,36 @@ TEST_F(SchedulerTest, ARecordedButUnsubmittedTaskIsSubmittedAfterRestart) {
   ASSERT_TRUE(executor_.Finish("run-crashed", "task-1", State::kComplete, 0).ok());
   ASSERT_TRUE(WaitUntil([&] { return RunState("run-crashed") == State::kComplete; }));
   EXPECT_EQ(Started(), 1u);
+}
+
+TEST_F(SchedulerTest, FinishedRunReportsItsUsageToTheStats) {
+  StartScheduler();
+  std::string id = Submit(R"({"tasks": 2, "parallelism": 2})");
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 2; }));
+  const Micros t0 = clock_.Now();
+  for (const char* task : {"task-1", "task-2"}) {
+    exec::ExecutorEvent e;
+    e.run_id = id;
+    e.task_id = task;
+    e.job_id = *executor_.JobIdFor(id, task);
+    e.state = std::string(task) == "task-1" ? State::kComplete : State::kExecutorError;
+    e.exit_code = std::string(task) == "task-1" ? 0 : 2;
+    e.start_time = t0;
+    e.end_time = t0 + 10 * kMicrosPerSecond;  // 10 s each, 1 CPU (the default)
+    executor_.Emit(e);
+  }
+  ASSERT_TRUE(WaitUntil([&] { return IsTerminal(RunState(id)); }));
+  store::StatsQuery q;
+  q.from = t0 - 86400 * kMicrosPerSecond;
+  q.to = t0 + 86400 * kMicrosPerSecond;
+  q.group_by = store::StatsGroupBy::kWorkflowType;
+  auto stats = store_.QueryStats(q);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  ASSERT_EQ(stats->size(), 1u);
+  EXPECT_EQ((*stats)[0].tasks, 2);
+  EXPECT_EQ((*stats)[0].tasks_failed, 1);
+  EXPECT_DOUBLE_EQ((*stats)[0].cpu_seconds, 20);
+  EXPECT_EQ((*stats)[0].task_duration.count, 2);
 }
 
 }  // namespace
