@@ -10,12 +10,20 @@
 // thread finished the work (the store's writer): no thread waits on the fsync.
 // Responses are serialised by hand into a reused header string plus the body, written with
 // one gather write.
+//
+// A streaming route (Server-Sent Events) turns the session into a stream: the head goes out
+// with Content-Type text/event-stream and Connection: close (the body ends when the
+// connection does), then whatever the route's StreamBody has ready is written each time it
+// wakes the strand (an EventBus notification) or a write completes; a comment every
+// sse_keepalive_seconds keeps proxies from timing out. A read kept pending on the socket sees
+// the client go away; Stop() closes streams at once.
 #include "api/http_server.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -129,6 +137,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void Close();
   void CloseFile();
   bool OpenFileForResponse();
+  // Streaming (SSE).
+  void StartStream(const Route& route, const PathParams& params);
+  void PumpStream();
+  void OnStreamWrite(beast::error_code ec, size_t);
+  void WatchPeer();
+  void ArmKeepAlive();
 
   beast::tcp_stream stream_;
   ServerImpl& server_;
@@ -148,13 +162,23 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t file_remaining_ = 0;
   std::vector<char> file_buf_;
   uint64_t linger_drained_ = 0;
+  // Streaming state.
+  std::unique_ptr<StreamBody> stream_body_;
+  net::steady_timer keepalive_;
+  std::string sse_out_;      // bytes ready to write next
+  std::string sse_writing_;  // bytes of the write in flight
+  std::array<char, 512> peer_buf_{};
+  bool streaming_ = false;
+  bool stream_writing_ = false;
+  bool stream_done_ = false;
+  bool keepalive_due_ = false;
 };
 
 class ServerImpl final : public HttpServer {
  public:
-  ServerImpl(service::RunService& runs, HttpOptions options)
+  ServerImpl(service::RunService& runs, service::EventBus& events, HttpOptions options)
       : options_(std::move(options)),
-        ctx_{runs, options_, 0},
+        ctx_{runs, events, options_, 0},
         router_(ApiRoutes()),
         ioc_(std::max(1, options_.io_threads)),
         acceptor_(net::make_strand(ioc_)),
@@ -218,7 +242,7 @@ class ServerImpl final : public HttpServer {
 // ---- Session ----------------------------------------------------------------------------
 
 Session::Session(tcp::socket&& socket, ServerImpl& server)
-    : stream_(std::move(socket)), server_(server) {}
+    : stream_(std::move(socket)), server_(server), keepalive_(stream_.get_executor()) {}
 
 Session::~Session() {
   CloseFile();
@@ -235,8 +259,8 @@ void Session::Start() {
 void Session::OnStop() {
   stopping_ = true;
   // An idle keep-alive connection has no request in flight: close it now. A busy one closes
-  // after its response (Finish sees stopping_).
-  if (idle_ && !closed_) Close();
+  // after its response (Finish sees stopping_). A stream never finishes: close it now.
+  if ((idle_ || streaming_) && !closed_) Close();
 }
 
 void Session::ReadHeader() {
@@ -326,6 +350,7 @@ void Session::Handle() {
   req_.host = ToView(msg[http::field::host]);
   req_.content_type = ToView(msg[http::field::content_type]);
   req_.idempotency_key = ToView(msg["Idempotency-Key"]);
+  req_.last_event_id = ToView(msg["Last-Event-ID"]);
   req_.body = msg.body();
   head_only_ = req_.method == HttpMethod::kHead;
   res_.Reset();
@@ -342,6 +367,7 @@ void Session::Handle() {
     }
     return Respond();
   }
+  if (m.route->stream != nullptr) return StartStream(*m.route, m.params);
   if (m.route->start != nullptr) {
     switch (StartHandler(*m.route, m.params)) {
       case StartOutcome::kDone:
@@ -452,10 +478,12 @@ void Session::Respond() {
   head_ += ToView(http::obsolete_reason(http::int_to_status(static_cast<unsigned>(res_.status))));
   head_ += "\r\nServer: sluice\r\nDate: ";
   head_ += HttpDate();
-  head_ += "\r\nContent-Type: ";
-  head_ += res_.content_type;
-  head_ += "\r\nContent-Length: ";
-  head_ += std::to_string(length);
+  if (res_.status != 204) {  // a 204 has neither (RFC 9110)
+    head_ += "\r\nContent-Type: ";
+    head_ += res_.content_type;
+    head_ += "\r\nContent-Length: ";
+    head_ += std::to_string(length);
+  }
   if (!res_.allow.empty()) {
     head_ += "\r\nAllow: ";
     head_ += res_.allow;
@@ -541,6 +569,8 @@ void Session::Close() {
   if (closed_) return;
   closed_ = true;
   CloseFile();
+  keepalive_.cancel();
+  stream_body_.reset();  // ends its subscription
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
   stream_.close();
@@ -551,6 +581,103 @@ void Session::CloseFile() {
     ::close(fd_);
     fd_ = -1;
   }
+}
+
+// ---- Streaming (SSE) --------------------------------------------------------------------
+
+void Session::StartStream(const Route& route, const PathParams& params) {
+  std::unique_ptr<StreamBody> body;
+  try {
+    route.stream(server_.ctx(), req_, params, res_, body);
+  } catch (const std::exception& e) {
+    spdlog::error("api: handler for {} {} threw: {}", MethodName(req_.method), route.pattern,
+                  e.what());
+    body.reset();
+    res_.Reset();
+    SetError(res_, 500, std::string("internal error: ") + e.what());
+  }
+  if (body == nullptr) {
+    LogIfServerError(route.pattern);
+    return Respond();
+  }
+  if (head_only_) {
+    res_.Reset();
+    res_.content_type = kEventStreamType;
+    return Respond();
+  }
+  streaming_ = true;
+  keep_alive_ = false;
+  stream_body_ = std::move(body);
+  sse_out_.clear();
+  sse_out_ += "HTTP/1.1 200 OK\r\nServer: sluice\r\nDate: ";
+  sse_out_ += HttpDate();
+  sse_out_ += "\r\nContent-Type: ";
+  sse_out_ += kEventStreamType;
+  sse_out_ += "\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\n";
+  // The wake may come from the bus thread at any time, also after the session is gone: it
+  // only posts to the strand, where the session is looked up.
+  std::weak_ptr<Session> weak = shared_from_this();
+  net::any_io_executor strand = executor();
+  stream_body_->Start([weak, strand] {
+    net::post(strand, [weak] {
+      if (auto s = weak.lock()) s->PumpStream();
+    });
+  });
+  WatchPeer();
+  ArmKeepAlive();
+  PumpStream();
+}
+
+void Session::PumpStream() {
+  if (closed_ || stream_writing_ || !stream_body_) return;
+  if (!stream_done_) {
+    bool more = false;
+    try {
+      more = stream_body_->Pull(sse_out_);
+    } catch (const std::exception& e) {
+      spdlog::error("api: event stream failed: {}", e.what());
+    }
+    if (!more) stream_done_ = true;
+  }
+  if (keepalive_due_ && sse_out_.empty()) sse_out_ = ": keep-alive\n\n";
+  keepalive_due_ = false;
+  if (sse_out_.empty()) {
+    if (stream_done_) Close();
+    return;
+  }
+  stream_writing_ = true;
+  sse_writing_.swap(sse_out_);
+  sse_out_.clear();
+  stream_.expires_after(std::chrono::seconds(server_.options().transfer_timeout_seconds));
+  net::async_write(stream_, net::buffer(sse_writing_),
+                   beast::bind_front_handler(&Session::OnStreamWrite, shared_from_this()));
+}
+
+void Session::OnStreamWrite(beast::error_code ec, size_t) {
+  stream_writing_ = false;
+  if (ec || stopping_ || server_.stopping()) return Close();
+  PumpStream();
+}
+
+// The client sends nothing more on a stream: a read completing means it went away (or broke
+// the protocol), either way the stream ends.
+void Session::WatchPeer() {
+  stream_.socket().async_read_some(net::buffer(peer_buf_),
+                                   [self = shared_from_this()](beast::error_code ec, size_t) {
+                                     if (ec || self->closed_) return self->Close();
+                                     self->WatchPeer();
+                                   });
+}
+
+void Session::ArmKeepAlive() {
+  keepalive_.expires_after(
+      std::chrono::seconds(std::max(1, server_.options().sse_keepalive_seconds)));
+  keepalive_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || self->closed_) return;
+    self->keepalive_due_ = true;
+    self->PumpStream();
+    self->ArmKeepAlive();
+  });
 }
 
 // ---- ServerImpl -------------------------------------------------------------------------
@@ -679,8 +806,9 @@ void ServerImpl::Stop() {
 
 }  // namespace
 
-std::unique_ptr<HttpServer> NewHttpServer(service::RunService& runs, HttpOptions options) {
-  return std::make_unique<ServerImpl>(runs, std::move(options));
+std::unique_ptr<HttpServer> NewHttpServer(service::RunService& runs, service::EventBus& events,
+                                          HttpOptions options) {
+  return std::make_unique<ServerImpl>(runs, events, std::move(options));
 }
 
 }  // namespace sluice::api

@@ -10,7 +10,9 @@
 // pool of `blocking_threads` so an I/O thread never waits on an fsync. POST /runs without
 // attachments is parsed on the I/O thread and committed asynchronously
 // (RunService::SubmitAsync); the store's completion posts the response back to the connection.
-// Stop() waits for those completions too.
+// Stop() waits for those completions too. The SSE endpoints keep their connection open and
+// are fed from the EventBus (a subscription wakes the connection's strand, which reads and
+// writes without blocking); Stop() ends them at once.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +23,8 @@
 
 namespace sluice::service {
 class RunService;
-}
+class EventBus;
+}  // namespace sluice::service
 
 namespace sluice::api {
 
@@ -45,6 +48,8 @@ struct HttpOptions {
   int transfer_timeout_seconds = 300;
   // Stop() waits this long for in-flight requests before closing connections.
   int shutdown_grace_seconds = 10;
+  // An SSE stream sends a comment this often so proxies and clients see it is alive.
+  int sse_keepalive_seconds = 15;
 };
 
 class HttpServer {
@@ -57,6 +62,8 @@ class HttpServer {
   virtual void Stop() = 0;
 };
 
-std::unique_ptr<HttpServer> NewHttpServer(service::RunService& runs, HttpOptions options);
+// `events` feeds the Server-Sent Events endpoints; it must outlive the server.
+std::unique_ptr<HttpServer> NewHttpServer(service::RunService& runs, service::EventBus& events,
+                                          HttpOptions options);
 
 }  // namespace sluice::api

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,7 @@ std::string_view MethodName(HttpMethod method);
 
 inline constexpr std::string_view kJsonType = "application/json";
 inline constexpr std::string_view kTextType = "text/plain; charset=utf-8";
+inline constexpr std::string_view kEventStreamType = "text/event-stream";
 
 struct HttpRequest {
   HttpMethod method = HttpMethod::kGet;
@@ -26,6 +28,7 @@ struct HttpRequest {
   std::string_view host;   // Host header ("" if absent)
   std::string_view content_type;
   std::string_view idempotency_key;
+  std::string_view last_event_id;  // the Last-Event-ID header of an SSE reconnect ("" if none)
   std::string_view body;
 };
 
@@ -58,6 +61,23 @@ struct HttpResponse {
     file_offset = 0;
     retry_after_seconds = 0;
   }
+};
+
+// The body of a streaming response (Server-Sent Events). The server writes a 200 head with
+// Content-Type text/event-stream and no length, calls Start once, then calls Pull whenever
+// `wake` was called (and after each write), writing whatever Pull appended, until Pull returns
+// false or the client goes away. Destroying the body ends whatever it subscribed to.
+//
+// Thread-safety: Start and Pull run on the connection's strand, one at a time, and must not
+// block; `wake` may be called from any thread, any number of times, even after the stream
+// ended (it then does nothing).
+class StreamBody {
+ public:
+  virtual ~StreamBody() = default;
+  virtual void Start(std::function<void()> wake) = 0;
+  // Appends the bytes ready to go to `out`. Returns false when the stream is over (after
+  // appending its last bytes).
+  virtual bool Pull(std::string& out) = 0;
 };
 
 }  // namespace sluice::api

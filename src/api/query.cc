@@ -57,6 +57,31 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view n
   return std::nullopt;
 }
 
+std::vector<std::string> QueryParams(std::string_view query, std::string_view name) {
+  std::vector<std::string> values;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    values.push_back(eq == std::string_view::npos ? std::string()
+                                                  : PercentDecode(pair.substr(eq + 1)));
+  }
+  return values;
+}
+
+std::vector<std::string_view> QueryNames(std::string_view query) {
+  std::vector<std::string_view> names;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (!pair.empty()) names.push_back(pair.substr(0, pair.find('=')));
+  }
+  return names;
+}
+
 std::optional<int64_t> ParseNonNegativeInt(std::string_view s) {
   if (s.empty() || s.front() < '0' || s.front() > '9') return std::nullopt;
   int64_t n = 0;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -17,6 +18,12 @@ namespace sluice::api {
 // nullopt if absent. A parameter given without '=' has the value "". Malformed escapes are
 // kept literally.
 std::optional<std::string> QueryParam(std::string_view query, std::string_view name);
+
+// Every value of `name=` in `query`, in order, percent-decoded (empty if absent).
+std::vector<std::string> QueryParams(std::string_view query, std::string_view name);
+
+// The (raw) names of every parameter in `query`, in order, repeats included.
+std::vector<std::string_view> QueryNames(std::string_view query);
 
 // page_size: 0 (the service default) when absent or empty; kInvalidArgument naming
 // "page_size" if it is not a base-10 integer or is negative. The upper bound is the

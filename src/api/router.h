@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,12 @@ enum class StartOutcome {
 using StartFn = StartOutcome (*)(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
                                  HttpResponse& res, Responder respond);
 
+// A streaming handler, run on the I/O thread: either sets `stream` (the server then answers
+// 200 text/event-stream and feeds the client from it) or leaves it null and fills in `res`
+// (an error). It must not block.
+using StreamFn = void (*)(ApiContext& ctx, const HttpRequest& req, const PathParams& params,
+                          HttpResponse& res, std::unique_ptr<StreamBody>& stream);
+
 struct Route {
   HttpMethod method;
   std::string_view pattern;  // static storage
@@ -44,6 +51,8 @@ struct Route {
   bool blocking = false;
   // If set, tried first on the I/O thread; `handler` is then only the fallback.
   StartFn start = nullptr;
+  // If set, the route streams (SSE); `handler` is unused.
+  StreamFn stream = nullptr;
 };
 
 class Router {

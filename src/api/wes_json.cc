@@ -101,6 +101,59 @@ Json RunRequestJson(const store::RunRequest& r) {
   return j;
 }
 
+Json RunRowJson(const store::RunRecord& run, const std::vector<std::string>& fields) {
+  auto want = [&](std::string_view f) {
+    if (fields.empty()) return true;
+    for (const std::string& x : fields) {
+      if (x == f) return true;
+    }
+    return false;
+  };
+  Json j = Json::object();
+  if (want("run_id")) j["run_id"] = run.id;
+  if (want("state")) j["state"] = StateName(run.state);
+  if (want("user")) j["user"] = run.user;
+  if (want("name")) j["name"] = run.name;
+  if (want("workflow_type")) j["workflow_type"] = run.request.workflow_type;
+  if (want("submitted_at")) j["submitted_at"] = FormatIso8601Micros(run.submitted_at);
+  if (want("updated_at")) j["updated_at"] = FormatIso8601Micros(run.updated_at);
+  if (want("start_time")) SetTime(j, "start_time", run.start_time);
+  if (want("end_time")) SetTime(j, "end_time", run.end_time);
+  if (want("tags")) j["tags"] = StringMapJson(run.request.tags);
+  return j;
+}
+
+void AppendChangeEventJson(std::string& out, const store::ChangeEvent& e) {
+  out += "{\"seq\":";
+  out += std::to_string(e.seq);
+  out += ",\"run_id\":";
+  AppendJsonString(out, e.run_id);
+  out += ",\"task_id\":";
+  AppendJsonString(out, e.task_id);
+  out += ",\"type\":";
+  AppendJsonString(out, e.type);
+  out += ",\"from\":\"";
+  out += StateName(e.from);
+  out += "\",\"to\":\"";
+  out += StateName(e.to);
+  out += "\",\"at\":\"";
+  out += FormatIso8601Micros(e.at);
+  out += "\",\"reason\":";
+  AppendJsonString(out, e.reason);
+  out += ",\"run_state\":\"";
+  out += StateName(e.run_state);
+  out += "\",\"tags\":{";
+  bool first = true;
+  for (const auto& [k, v] : e.tags) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, k);
+    out += ':';
+    AppendJsonString(out, v);
+  }
+  out += "}}";
+}
+
 Json RunSummaryJson(const store::RunRecord& run) {
   Json j = Json::object();
   j["run_id"] = run.id;

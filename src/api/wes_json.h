@@ -34,6 +34,15 @@ Json RunListJson(const std::vector<store::RunRecord>& runs, const std::string& n
 Json TaskListJson(const std::vector<store::TaskRecord>& tasks, const std::string& next_page_token,
                   std::string_view base_url);
 
+// A row of GET /api/v1/runs: run_id, state, user, name, workflow_type, submitted_at,
+// updated_at, start_time, end_time (RFC 3339, omitted when unset), tags. `fields` (names from
+// api/list_params.h RunRowFields) keeps only those; empty keeps all.
+Json RunRowJson(const store::RunRecord& run, const std::vector<std::string>& fields);
+
+// The data of an SSE event: {seq, run_id, task_id, type, from, to, at, reason, run_state,
+// tags}, appended as one line of JSON text.
+void AppendChangeEventJson(std::string& out, const store::ChangeEvent& e);
+
 // "<base>/ga4gh/wes/v1/runs/<run>/tasks"
 std::string TaskListUrl(std::string_view base_url, std::string_view run_id);
 // "<base>/api/v1/runs/<run>/tasks/<task>/logs/<stream>"

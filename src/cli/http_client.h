@@ -6,6 +6,7 @@
 // between calls, which keeps `sluice watch` polling cheap.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,12 @@ class HttpClient {
   // `headers` are extra "Name: value" lines.
   Result<HttpResponse> PostMultipart(std::string_view path, const std::vector<FormPart>& parts,
                                      const std::vector<std::string>& headers);
+  // A GET whose 2xx body is handed to `on_data` chunk by chunk as it arrives (a Server-Sent
+  // Events stream); `on_data` returns false to stop reading, which is not an error. A non-2xx
+  // response is returned whole, without calling `on_data`. No overall time limit: it gives
+  // up on a connection silent for `stall_seconds`.
+  Result<HttpResponse> GetStream(std::string_view path, const std::vector<std::string>& headers,
+                                 const std::function<bool(std::string_view)>& on_data);
 
  private:
   enum class Method { kGet, kPostJson, kPostMultipart };

@@ -55,6 +55,14 @@ class ServeCommand final : public Command {
         {"replica_id", "This replica's id (default: kept in the data dir)"},
         {"asl_bindings_file", "JSON file binding ASL task resources to shell commands"},
         {"asl_max_concurrency", "Inline Map iterations at once when MaxConcurrency is 0"},
+        {"reconcile_interval_seconds", "How often to poll the executor about quiet tasks (30)"},
+        {"task_stale_seconds", "A task with no news for this long is polled (default 60)"},
+        {"outbox_retention_seconds", "How long live events stay resumable (default 86400)"},
+        {"retention_days", "Delete ended runs this many days old (default 0: keep)"},
+        {"retention_sweep_seconds", "How often the retention sweeper runs (default 3600)"},
+        {"archive_after_seconds", "Compact ended runs this long after they end (600; 0: never)"},
+        {"price_per_cpu_hour", "Price of a CPU-hour for estimated costs in stats"},
+        {"price_per_gb_hour", "Price of a GB-hour of memory for estimated costs in stats"},
     };
     flags_.reserve(std::size(kFlags));
     for (const auto& [key, help] : kFlags) {

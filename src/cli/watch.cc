@@ -1,9 +1,11 @@
 #include "cli/watch.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/args.h"
 #include "cli/command.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
@@ -59,6 +61,8 @@ class WatchCommand final : public Command {
 
   int Run() override {
     HttpClient http(client_.server);
+    std::optional<int> streamed = WatchRunEvents(http, run_id_, stdout);
+    if (streamed) return *streamed;
     WesClient wes(http);
     auto source = MakePollingSource(wes, run_id_, std::chrono::milliseconds(500));
     return WatchRun(*source, stdout);
@@ -116,6 +120,119 @@ int WatchRun(ProgressSource& source, std::FILE* out) {
       return next->state == StateName(State::kComplete) ? kExitOk : kExitRunNotComplete;
     }
     prev = std::move(*next);
+  }
+}
+
+bool ApplyRunEvent(const SseEvent& event, RunSnapshot& snap, std::string& final_state) {
+  if (event.event != "snapshot" && event.event != "end" && event.event != "RunStateChanged" &&
+      event.event != "TaskCreated" && event.event != "TaskStateChanged") {
+    return false;
+  }
+  Json data = Json::parse(event.data, nullptr, /*allow_exceptions=*/false);
+  if (!data.is_object()) return false;
+  if (event.event == "snapshot") {
+    RunSnapshot next;
+    next.state = StringField(data, "run_state", "UNKNOWN");
+    auto tasks = data.find("tasks");
+    if (tasks != data.end() && tasks->is_array()) {
+      for (const Json& t : *tasks) {
+        std::string id = StringField(t, "task_id");
+        if (id.empty() || next.tasks.count(id) != 0) continue;
+        std::string name = StringField(t, "name");
+        next.task_order.push_back(id);
+        next.tasks[id] = TaskSnapshot{name.empty() ? id : name, StringField(t, "state")};
+      }
+    }
+    // Tasks seen before keep their place (a reconnect's snapshot is a superset).
+    for (const std::string& id : snap.task_order) {
+      if (next.tasks.count(id) == 0) {
+        next.task_order.push_back(id);
+        next.tasks[id] = snap.tasks.at(id);
+      }
+    }
+    snap = std::move(next);
+    return true;
+  }
+  if (event.event == "end") {
+    final_state = StringField(data, "run_state", "UNKNOWN");
+    snap.state = final_state;
+    return true;
+  }
+  std::string to = StringField(data, "to");
+  if (to.empty()) return false;
+  if (event.event == "RunStateChanged") {
+    snap.state = to;
+    return true;
+  }
+  std::string id = StringField(data, "task_id");
+  if (id.empty()) return false;
+  auto it = snap.tasks.find(id);
+  if (it == snap.tasks.end()) {
+    snap.task_order.push_back(id);
+    snap.tasks[id] = TaskSnapshot{id, to};
+  } else {
+    it->second.state = to;
+  }
+  return true;
+}
+
+std::optional<int> WatchRunEvents(HttpClient& http, const std::string& run_id, std::FILE* out) {
+  SystemClock clock;
+  const std::string path = "/api/v1/runs/" + EscapeUrlComponent(run_id) + "/events";
+  std::optional<RunSnapshot> shown;  // what has been printed
+  RunSnapshot snap;
+  std::string final_state;
+  std::string last_id;
+  int failures = 0;
+  bool any_event = false;
+  while (true) {
+    std::vector<std::string> headers;
+    if (!last_id.empty()) headers.push_back("Last-Event-ID: " + last_id);
+    SseParser parser;
+    auto on_data = [&](std::string_view chunk) {
+      for (const SseEvent& e : parser.Feed(chunk)) {
+        if (!e.id.empty()) last_id = e.id;
+        if (!ApplyRunEvent(e, snap, final_state)) continue;
+        any_event = true;
+        failures = 0;
+        std::string now = FormatClockTime(clock.Now());
+        for (const std::string& line : DiffSnapshots(shown ? &*shown : nullptr, snap)) {
+          std::fprintf(out, "%s %s\n", now.c_str(), line.c_str());
+        }
+        std::fflush(out);
+        shown = snap;
+        if (!final_state.empty()) return false;
+      }
+      return true;
+    };
+    Result<HttpResponse> response = http.GetStream(path, headers, on_data);
+    if (!final_state.empty()) {
+      return final_state == StateName(State::kComplete) ? kExitOk : kExitRunNotComplete;
+    }
+    if (response.ok() && (response->status == 404 || response->status == 405) && !any_event) {
+      // An older server answers "no such endpoint"; an unknown run is an error as before.
+      Status error = ErrorFromResponse(*response);
+      if (response->status == 405 ||
+          error.message().find("no such endpoint") != std::string::npos) {
+        return std::nullopt;
+      }
+      return ReportError(error);
+    }
+    if (response.ok() && response->status == 410) {
+      last_id.clear();  // the gap cannot be filled: start over from a fresh snapshot
+      continue;
+    }
+    bool retry = !response.ok() || response->status == 503 || response->status == 200;
+    if (!retry) return ReportError(ErrorFromResponse(*response));
+    if (++failures >= kMaxConsecutiveUnavailable) {
+      return ReportError(response.ok() ? Unavailable("the event stream keeps ending")
+                                       : response.status());
+    }
+    if (failures == 1 && !response.ok()) {
+      std::fprintf(stderr, "warning: %s; retrying\n", response.status().message().c_str());
+    }
+    long wait_ms = parser.retry_ms() > 0 ? parser.retry_ms() : 1000;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(wait_ms, 5000L)));
   }
 }
 

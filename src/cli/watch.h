@@ -1,7 +1,8 @@
 // Following a run until it ends: a ProgressSource yields successive snapshots of the run and
 // its tasks; DiffSnapshots turns two snapshots into change lines; WatchRun prints them with
-// a time stamp. Polling is one ProgressSource; a Server-Sent Events source can replace it
-// without touching the rest.
+// a time stamp. Polling is one ProgressSource. `sluice watch` follows the run's Server-Sent
+// Events stream (GET /api/v1/runs/{id}/events, WatchRunEvents) and polls only when the
+// server has no such endpoint.
 // Thread-safety: not thread-safe; used from one thread.
 #pragma once
 
@@ -9,9 +10,11 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/sse.h"
 #include "cli/wes_client.h"
 #include "common/status.h"
 
@@ -48,5 +51,15 @@ std::vector<std::string> DiffSnapshots(const RunSnapshot* prev, const RunSnapsho
 // kExitOk if it ended COMPLETE, kExitRunNotComplete for another terminal state, or the exit
 // code of the error that stopped it (printed by ReportError).
 int WatchRun(ProgressSource& source, std::FILE* out);
+
+// Applies one event of a run's SSE stream to `snap`: `snapshot` replaces it, TaskCreated/
+// TaskStateChanged set a task's state, RunStateChanged the run's, `end` sets `final_state`.
+// Returns false for an event it does not use (keep-alives, other types, bad data).
+bool ApplyRunEvent(const SseEvent& event, RunSnapshot& snap, std::string& final_state);
+
+// Follows the run's SSE stream, printing like WatchRun, reconnecting with Last-Event-ID when
+// the connection drops. Returns nullopt, having printed nothing, if the server has no events
+// endpoint (the caller then polls); otherwise WatchRun's exit code.
+std::optional<int> WatchRunEvents(HttpClient& http, const std::string& run_id, std::FILE* out);
 
 }  // namespace sluice::cli

@@ -103,5 +103,41 @@ TEST(WatchRun, RetriesUnavailableButStopsOnOtherErrors) {
   std::fclose(out);
 }
 
+SseEvent Ev(std::string type, std::string data) {
+  return SseEvent{"", std::move(type), std::move(data)};
+}
+
+TEST(ApplyRunEvent, SnapshotThenEventsThenEnd) {
+  RunSnapshot snap;
+  std::string final_state;
+  ASSERT_TRUE(
+      ApplyRunEvent(Ev("snapshot", R"({"run_id":"r","run_state":"RUNNING","tasks":)"
+                                   R"([{"task_id":"t1","name":"align","state":"RUNNING"}]})"),
+                    snap, final_state));
+  EXPECT_EQ(snap.state, "RUNNING");
+  EXPECT_EQ(snap.tasks.at("t1").label, "align");
+  RunSnapshot before = snap;
+  EXPECT_TRUE(ApplyRunEvent(Ev("TaskStateChanged", R"({"task_id":"t1","to":"COMPLETE"})"), snap,
+                            final_state));
+  EXPECT_TRUE(
+      ApplyRunEvent(Ev("TaskCreated", R"({"task_id":"t2","to":"QUEUED"})"), snap, final_state));
+  EXPECT_EQ(DiffSnapshots(&before, snap),
+            (std::vector<std::string>{"align COMPLETE", "t2 QUEUED"}));
+  EXPECT_FALSE(
+      ApplyRunEvent(Ev("TagsChanged", R"({"task_id":"","to":"RUNNING"})"), snap, final_state));
+  EXPECT_FALSE(ApplyRunEvent(Ev("RunStateChanged", "not json"), snap, final_state));
+  EXPECT_TRUE(
+      ApplyRunEvent(Ev("RunStateChanged", R"({"task_id":"","to":"COMPLETE"})"), snap, final_state));
+  EXPECT_EQ(snap.state, "COMPLETE");
+  EXPECT_TRUE(final_state.empty());
+  EXPECT_TRUE(
+      ApplyRunEvent(Ev("end", R"({"run_id":"r","run_state":"COMPLETE"})"), snap, final_state));
+  EXPECT_EQ(final_state, "COMPLETE");
+  // A later snapshot (after a reconnect) keeps tasks it does not list.
+  ASSERT_TRUE(
+      ApplyRunEvent(Ev("snapshot", R"({"run_state":"COMPLETE","tasks":[]})"), snap, final_state));
+  EXPECT_EQ(snap.task_order, (std::vector<std::string>{"t1", "t2"}));
+}
+
 }  // namespace
 }  // namespace sluice::cli

@@ -72,6 +72,12 @@ Result<Json> WesClient::ListRuns(int64_t page_size, std::string_view page_token)
   return Decode(http_.Get(std::string(kWesPrefix) + "/runs" + PageQuery(page_size, page_token)));
 }
 
+Result<Json> WesClient::ListRunsIndexed(std::string_view query) {
+  std::string path = "/api/v1/runs";
+  if (!query.empty()) path += "?" + std::string(query);
+  return Decode(http_.Get(path));
+}
+
 Result<Json> WesClient::ListTasks(std::string_view run_id, int64_t page_size,
                                   std::string_view page_token) {
   return Decode(http_.Get(RunPath(run_id) + "/tasks" + PageQuery(page_size, page_token)));

@@ -41,6 +41,8 @@ class WesClient {
   Result<Json> Cancel(std::string_view run_id);        // RunId
   // page_size 0 lets the server choose; RunListResponse.
   Result<Json> ListRuns(int64_t page_size, std::string_view page_token);
+  // GET /api/v1/runs with `query` (already escaped, without '?'): the filtered listing.
+  Result<Json> ListRunsIndexed(std::string_view query);
   // TaskListResponse.
   Result<Json> ListTasks(std::string_view run_id, int64_t page_size, std::string_view page_token);
   // Every task of a run, following next_page_token.

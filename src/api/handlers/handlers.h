@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,7 @@ namespace sluice::api {
 
 struct ApiContext {
   service::RunService& runs;
+  service::EventBus& events;
   const HttpOptions& options;
   uint16_t port = 0;  // the bound port, for URLs when a request has no usable Host header
 };
@@ -49,5 +51,19 @@ void ListTasks(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&
 void GetTask(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 void GetTaskLog(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 void ListHistory(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+
+// The run index (index.cc): /api/v1/runs with filters, PATCH (tags), DELETE, /api/v1/stats.
+void ListRunsV1(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void PatchRun(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void DeleteRun(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void GetStats(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+
+// Server-Sent Events (events.cc): GET /api/v1/events and GET /api/v1/runs/{id}/events.
+void StreamEvents(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&,
+                  std::unique_ptr<StreamBody>&);
+void StreamRunEvents(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&,
+                     std::unique_ptr<StreamBody>&);
+// A route whose handler is never called (its `stream` or `start` serves it).
+void Unused(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 
 }  // namespace sluice::api

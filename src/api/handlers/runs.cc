@@ -3,6 +3,7 @@
 
 #include "api/errors.h"
 #include "api/handlers/handlers.h"
+#include "api/list_params.h"
 #include "api/query.h"
 #include "api/submit_request.h"
 #include "api/wes_json.h"
@@ -43,12 +44,20 @@ std::optional<service::SubmitRequest> ParseSubmission(const HttpRequest& req, Ht
 }  // namespace
 
 void ListRuns(ApiContext& ctx, const HttpRequest& req, const PathParams&, HttpResponse& res) {
-  Result<int64_t> page_size = ParsePageSize(req.query);
-  if (!page_size.ok()) return SetError(res, page_size.status());
-  std::string token = QueryParam(req.query, "page_token").value_or("");
-  Result<service::RunListPage> page = ctx.runs.ListRuns(*page_size, token);
+  // The WES listing; the index's filters (state, user, tag, ...) are accepted too, and
+  // `total=true` adds total/total_is_estimate. Without them the WES fields are all there is.
+  Result<RunListParams> params = ParseRunListParams(req.query, /*strict=*/false);
+  if (!params.ok()) return SetError(res, params.status());
+  Result<service::RunListPage> page =
+      params->extended ? ctx.runs.ListRuns(params->request)
+                       : ctx.runs.ListRuns(params->request.page_size, params->request.page_token);
   if (!page.ok()) return SetError(res, page.status());
-  SetJson(res, RunListJson(page->runs, page->next_page_token));
+  Json body = RunListJson(page->runs, page->next_page_token);
+  if (params->request.total && page->total) {
+    body["total"] = page->total->count;
+    body["total_is_estimate"] = !page->total->exact;
+  }
+  SetJson(res, body);
 }
 
 void SubmitRun(ApiContext& ctx, const HttpRequest& req, const PathParams&, HttpResponse& res) {
