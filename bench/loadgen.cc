@@ -2,7 +2,10 @@
 //
 //   loadgen --url http://127.0.0.1:8080/ga4gh/wes/v1/runs --method POST
 //           --body-file run.json --content-type application/json
-//           --connections 32 --duration 10 [--rate 2000]
+//           --connections 32 --duration 10 [--rate 2000] [--paths-file paths.txt]
+//
+// With --paths-file, requests cycle through the paths in the file (one per line, e.g. the
+// status URLs of many stored runs) instead of always asking for the --url path.
 //
 // Without --rate it is closed-loop (each connection sends as soon as the previous answer
 // arrived): the maximum rate. With --rate it is open-loop: requests are due on a fixed
@@ -120,7 +123,7 @@ double Percentile(std::vector<double>& v, double p) {
 
 int main(int argc, char** argv) {
   CLI::App app{"HTTP load generator for Sluice benchmarks"};
-  std::string url, method = "GET", body_file, content_type = "application/json";
+  std::string url, method = "GET", body_file, content_type = "application/json", paths_file;
   int connections = 16;
   double duration = 10, rate = 0;
   app.add_option("--url", url, "http://host:port/path")->required();
@@ -130,6 +133,7 @@ int main(int argc, char** argv) {
   app.add_option("--connections", connections)->check(CLI::Range(1, 4096));
   app.add_option("--duration", duration, "seconds")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--rate", rate, "requests per second in all (0: as fast as possible)");
+  app.add_option("--paths-file", paths_file, "cycle through these paths (one per line)");
   CLI11_PARSE(app, argc, argv);
 
   Target target;
@@ -148,13 +152,29 @@ int main(int argc, char** argv) {
     ss << in.rdbuf();
     body = ss.str();
   }
-  std::string request = method + " " + target.path + " HTTP/1.1\r\nHost: " + target.host + ":" +
-                        std::to_string(target.port) + "\r\n";
-  if (!body.empty() || method == "POST") {
-    request += "Content-Type: " + content_type + "\r\nContent-Length: " +
-               std::to_string(body.size()) + "\r\n";
+  std::vector<std::string> paths;
+  if (!paths_file.empty()) {
+    std::ifstream in(paths_file);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) paths.push_back(line);
+    }
+    if (paths.empty()) {
+      std::fprintf(stderr, "loadgen: no paths in %s\n", paths_file.c_str());
+      return 2;
+    }
+  } else {
+    paths.push_back(target.path);
   }
-  request += "\r\n" + body;
+  std::vector<std::string> requests;
+  for (const auto& path : paths) {
+    std::string request = method + " " + path + " HTTP/1.1\r\nHost: " + target.host + ":" +
+                          std::to_string(target.port) + "\r\n";
+    if (!body.empty() || method == "POST") {
+      request += "Content-Type: " + content_type + "\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n";
+    }
+    requests.push_back(request + "\r\n" + body);
+  }
 
   std::atomic<long> errors{0};
   std::vector<std::vector<double>> latencies(connections);
@@ -169,6 +189,7 @@ int main(int argc, char** argv) {
         return;
       }
       std::string buf;
+      size_t next = static_cast<size_t>(c) * 7919 % requests.size();
       auto interval = rate > 0 ? std::chrono::duration<double>(connections / rate)
                                : std::chrono::duration<double>(0);
       auto due = start + std::chrono::duration_cast<Clock::duration>(
@@ -183,6 +204,8 @@ int main(int argc, char** argv) {
           if (due >= end) break;
         }
         int status = -1;
+        const std::string& request = requests[next];
+        next = (next + 1) % requests.size();
         if (WriteAll(fd, request)) status = ReadResponse(fd, buf);
         auto now = Clock::now();
         if (status < 200 || status >= 300) {

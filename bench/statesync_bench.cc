@@ -1,0 +1,202 @@
+// statesync_bench: state sync's apply rate beside its yardstick, in one run on one disk.
+//
+//  1. yardstick: plain batched SQLite inserts (one small row per event, `--batch` rows per
+//     transaction, WAL, synchronous=FULL): the rate a bare table takes rows at.
+//  2. state sync: a SqliteRunStore with `--runs` running runs of `--tasks` submitted tasks;
+//     every task gets RUNNING then COMPLETE as executor events through StateSync, and the
+//     clock stops when the last change is durable. Each event is a task update, a history
+//     row and an outbox row in the store's transaction (plus maintained counts).
+// Prints one JSON object: {"insert_rows_per_second", "events_per_second", "ratio", ...}.
+//
+//   statesync_bench --dir /same/disk/tmp --runs 2000 --tasks 10
+#include <sqlite3.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "service/state_sync.h"
+#include "store/sqlite/sqlite_run_store.h"
+
+using namespace sluice;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+bool Exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::fprintf(stderr, "sqlite: %s: %s\n", sql, err ? err : "?");
+    sqlite3_free(err);
+    return false;
+  }
+  return true;
+}
+
+// Rows per second of batched durable inserts of `rows` rows.
+double InsertBaseline(const std::string& path, int rows, int batch) {
+  std::filesystem::remove(path);
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return 0;
+  Exec(db, "PRAGMA journal_mode=WAL");
+  Exec(db, "PRAGMA synchronous=FULL");
+  Exec(db,
+       "CREATE TABLE events (seq INTEGER PRIMARY KEY, run INTEGER NOT NULL, task INTEGER NOT "
+       "NULL, state INTEGER NOT NULL, at INTEGER NOT NULL)");
+  sqlite3_stmt* ins = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO events (run, task, state, at) VALUES (?, ?, ?, ?)", -1,
+                     &ins, nullptr);
+  auto start = SteadyClock::now();
+  for (int i = 0; i < rows;) {
+    Exec(db, "BEGIN");
+    for (int j = 0; j < batch && i < rows; ++j, ++i) {
+      sqlite3_bind_int64(ins, 1, i / 10);
+      sqlite3_bind_int64(ins, 2, i % 10);
+      sqlite3_bind_int64(ins, 3, 3 + (i & 1) * 2);
+      sqlite3_bind_int64(ins, 4, 1800000000000000 + i);
+      sqlite3_step(ins);
+      sqlite3_reset(ins);
+    }
+    Exec(db, "COMMIT");
+  }
+  double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  sqlite3_finalize(ins);
+  sqlite3_close(db);
+  return rows / seconds;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"state sync apply rate vs batched SQLite inserts"};
+  std::string dir;
+  int runs = 2000, tasks = 10, batch = 512;
+  app.add_option("--dir", dir, "scratch directory on the disk to measure")->required();
+  app.add_option("--runs", runs);
+  app.add_option("--tasks", tasks);
+  app.add_option("--batch", batch, "rows per transaction (yardstick and state sync)");
+  CLI11_PARSE(app, argc, argv);
+  std::filesystem::create_directories(dir);
+  const int events = runs * tasks * 2;
+
+  double insert_rate = InsertBaseline(dir + "/baseline.db", events, batch);
+
+  std::filesystem::remove_all(dir + "/store");
+  std::filesystem::create_directories(dir + "/store");
+  auto store = store::sqlite::SqliteRunStore::Open(dir + "/store/sluice.db", {});
+  if (!store.ok()) {
+    std::fprintf(stderr, "statesync_bench: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  store::RunStore& st = **store;
+  SystemClock clock;
+  // Set-up through the public API, from many threads so group commit batches it.
+  std::atomic<int> next{0}, failures{0};
+  auto check = [&](const Status& s) {
+    if (!s.ok() && failures++ < 5) std::fprintf(stderr, "%s\n", s.ToString().c_str());
+  };
+  std::vector<std::thread> pool;
+  for (int w = 0; w < 64; ++w) {
+    pool.emplace_back([&] {
+      for (int i = next++; i < runs; i = next++) {
+        store::NewRun nr;
+        nr.id = "sync-" + std::to_string(i);
+        nr.submitted_at = clock.Now();
+        nr.request.workflow_type = "MOCK";
+        nr.request.workflow_type_version = "1.0";
+        nr.request.workflow_url = "mock://bench";
+        check(st.CreateRun(nr).status());
+        for (State to : {State::kInitializing, State::kRunning}) {
+          store::RunTransition t;
+          t.run_id = nr.id;
+          t.to = to;
+          t.at = clock.Now();
+          check(st.TransitionRun(t).status());
+        }
+        for (int k = 0; k < tasks; ++k) {
+          store::TaskRecord task;
+          task.run_id = nr.id;
+          task.id = "task-" + std::to_string(k + 1);
+          task.name = task.id;
+          task.cmd = {"sluice-mock-task", "0"};
+          task.executor = "local";
+          task.created_at = task.updated_at = clock.Now();
+          check(st.CreateTask(task).status());
+          store::TaskTransition t;
+          t.run_id = nr.id;
+          t.task_id = task.id;
+          t.to = State::kInitializing;
+          t.at = clock.Now();
+          t.executor_job_id = std::to_string(100000 + k);
+          check(st.TransitionTask(t).status());
+        }
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  if (failures > 0) return 1;
+
+  service::StateSyncOptions options;
+  options.max_batch = batch;
+  options.reconcile_every = 0;
+  service::StateSync sync(st, clock, options);
+  std::atomic<int64_t> changed{0};
+  sync.SetListener([&](const std::vector<service::TaskChange>& changes) {
+    changed += static_cast<int64_t>(changes.size());
+  });
+  if (Status s = sync.Start(); !s.ok()) {
+    std::fprintf(stderr, "statesync_bench: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  // Executors report from their own threads: two producers, each half of the runs.
+  auto start = SteadyClock::now();
+  std::vector<std::thread> producers;
+  for (int p = 0; p < 2; ++p) {
+    producers.emplace_back([&, p] {
+      for (State to : {State::kRunning, State::kComplete}) {
+        for (int i = p; i < runs; i += 2) {
+          for (int k = 0; k < tasks; ++k) {
+            exec::ExecutorEvent e;
+            e.run_id = "sync-" + std::to_string(i);
+            e.task_id = "task-" + std::to_string(k + 1);
+            e.job_id = std::to_string(100000 + k);
+            e.state = to;
+            Micros now = clock.Now();
+            e.start_time = now;
+            if (to == State::kComplete) {
+              e.exit_code = 0;
+              e.end_time = now;
+              e.reason = "exit code 0";
+            }
+            sync.OnExecutorEvent(e);
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : producers) t.join();
+  while (changed.load() < events) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    if (std::chrono::duration<double>(SteadyClock::now() - start).count() > 600) break;
+  }
+  double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  service::StateSyncCounters c = sync.Counters();
+  sync.Stop();
+  double event_rate = static_cast<double>(changed.load()) / seconds;
+  nlohmann::json out = {{"events", events},
+                        {"applied", c.applied},
+                        {"stale", c.stale},
+                        {"batches", c.batches},
+                        {"insert_rows_per_second", insert_rate},
+                        {"events_per_second", event_rate},
+                        {"ratio", event_rate / insert_rate}};
+  std::printf("%s\n", out.dump().c_str());
+  return changed.load() == events ? 0 : 1;
+}
