@@ -174,9 +174,8 @@ Result<TaskRecord> SqliteRunStore::GetTask(std::string_view run_id, std::string_
   ASSIGN_OR_RETURN(std::optional<RunRef> run, FindRunRef(*db, run_id));
   if (!run.has_value()) return NoSuchRun(run_id);
   if (run->archived) return GetArchivedTask(*db, run->seq, run_id, task_id);
-  std::optional<int64_t> run_seq = run->seq;
   ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kGetTask));
-  RETURN_IF_ERROR(stmt.BindInt(1, *run_seq));
+  RETURN_IF_ERROR(stmt.BindInt(1, run->seq));
   RETURN_IF_ERROR(stmt.BindText(2, task_id));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) {
@@ -191,9 +190,8 @@ Result<TaskPage> SqliteRunStore::ListTasks(const TaskListQuery& query) {
   ASSIGN_OR_RETURN(std::optional<RunRef> run, FindRunRef(*db, query.run_id));
   if (!run.has_value()) return NoSuchRun(query.run_id);
   if (run->archived) return ListArchivedTasks(*db, run->seq, query);
-  std::optional<int64_t> run_seq = run->seq;
   ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kListTasks));
-  RETURN_IF_ERROR(stmt.BindInt(1, *run_seq));
+  RETURN_IF_ERROR(stmt.BindInt(1, run->seq));
   RETURN_IF_ERROR(stmt.BindInt(2, query.after_seq.value_or(0)));
   RETURN_IF_ERROR(stmt.BindInt(3, int64_t{query.page_size} + 1));
   TaskPage page;
@@ -223,9 +221,8 @@ Result<HistoryPage> SqliteRunStore::ListHistory(const HistoryQuery& query) {
   ASSIGN_OR_RETURN(std::optional<RunRef> run, FindRunRef(*db, query.run_id));
   if (!run.has_value()) return NoSuchRun(query.run_id);
   if (run->archived) return ListArchivedHistory(*db, run->seq, query);
-  std::optional<int64_t> run_seq = run->seq;
   ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kListHistory));
-  RETURN_IF_ERROR(stmt.BindInt(1, *run_seq));
+  RETURN_IF_ERROR(stmt.BindInt(1, run->seq));
   RETURN_IF_ERROR(stmt.BindInt(2, query.after_seq.value_or(0)));
   RETURN_IF_ERROR(stmt.BindInt(3, int64_t{query.page_size} + 1));
   HistoryPage page;
