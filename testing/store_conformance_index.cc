@@ -229,6 +229,41 @@ TEST_P(RunStoreConformanceTest, EveryFilterAndSortPagesThroughExactlyTheMatchesI
   }
 }
 
+TEST_P(RunStoreConformanceTest, SummaryListingsCarryTheListingFieldsOfEachRun) {
+  RunIndexData::Load(store());
+  for (RunSort sort : kSorts) {
+    RunListQuery q;
+    q.page_size = 7;
+    q.sort = sort;
+    q.filter.states = {State::kRunning, State::kComplete};
+    for (int pages = 0; pages < 100; ++pages) {
+      RunListQuery summary_q = q;
+      summary_q.summary = true;
+      ASSERT_OK_AND_ASSIGN(RunPage full, store().ListRuns(q));
+      ASSERT_OK_AND_ASSIGN(RunPage summary, store().ListRuns(summary_q));
+      ASSERT_EQ(summary.runs.size(), full.runs.size());
+      EXPECT_EQ(summary.next, full.next);
+      for (size_t i = 0; i < full.runs.size(); ++i) {
+        const RunRecord& f = full.runs[i];
+        const RunRecord& s = summary.runs[i];
+        EXPECT_EQ(s.id, f.id);
+        EXPECT_EQ(s.seq, f.seq);
+        EXPECT_EQ(s.state, f.state);
+        EXPECT_EQ(s.user, f.user);
+        EXPECT_EQ(s.name, f.name);
+        EXPECT_EQ(s.request.workflow_type, f.request.workflow_type);
+        EXPECT_EQ(s.request.tags, f.request.tags);
+        EXPECT_EQ(s.submitted_at, f.submitted_at);
+        EXPECT_EQ(s.updated_at, f.updated_at);
+        EXPECT_EQ(s.start_time, f.start_time);
+        EXPECT_EQ(s.end_time, f.end_time);
+      }
+      if (!full.next) break;
+      q.after = full.next;
+    }
+  }
+}
+
 TEST_P(RunStoreConformanceTest, CursorOfTheUpdatedSortCarriesTheUpdateTime) {
   RunIndexData::Load(store());
   RunListQuery q;

@@ -101,7 +101,48 @@ Json RunRequestJson(const store::RunRequest& r) {
   return j;
 }
 
-Json RunRowJson(const store::RunRecord& run, const std::vector<std::string>& fields) {
+namespace {
+
+void AppendTimeField(std::string& out, const char* key, Micros t, bool micros) {
+  out += key;
+  out += '"';
+  AppendIso8601(out, t, micros);
+  out += '"';
+}
+
+void AppendTags(std::string& out, const store::StringMap& tags) {
+  out += '{';
+  bool first = true;
+  for (const auto& [k, v] : tags) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, k);
+    out += ':';
+    AppendJsonString(out, v);
+  }
+  out += '}';
+}
+
+}  // namespace
+
+void AppendRunSummaryJson(std::string& out, const store::RunRecord& run) {
+  out += '{';
+  if (run.end_time) {
+    AppendTimeField(out, "\"end_time\":", *run.end_time, false);
+    out += ',';
+  }
+  out += "\"run_id\":";
+  AppendJsonString(out, run.id);
+  if (run.start_time) AppendTimeField(out, ",\"start_time\":", *run.start_time, false);
+  out += ",\"state\":\"";
+  out += StateName(run.state);
+  out += "\",\"tags\":";
+  AppendTags(out, run.request.tags);
+  out += '}';
+}
+
+void AppendRunRowJson(std::string& out, const store::RunRecord& run,
+                      const std::vector<std::string>& fields) {
   auto want = [&](std::string_view f) {
     if (fields.empty()) return true;
     for (const std::string& x : fields) {
@@ -109,18 +150,75 @@ Json RunRowJson(const store::RunRecord& run, const std::vector<std::string>& fie
     }
     return false;
   };
-  Json j = Json::object();
-  if (want("run_id")) j["run_id"] = run.id;
-  if (want("state")) j["state"] = StateName(run.state);
-  if (want("user")) j["user"] = run.user;
-  if (want("name")) j["name"] = run.name;
-  if (want("workflow_type")) j["workflow_type"] = run.request.workflow_type;
-  if (want("submitted_at")) j["submitted_at"] = FormatIso8601Micros(run.submitted_at);
-  if (want("updated_at")) j["updated_at"] = FormatIso8601Micros(run.updated_at);
-  if (want("start_time")) SetTime(j, "start_time", run.start_time);
-  if (want("end_time")) SetTime(j, "end_time", run.end_time);
-  if (want("tags")) j["tags"] = StringMapJson(run.request.tags);
-  return j;
+  out += '{';
+  bool first = true;
+  auto key = [&](const char* name) {
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += name;
+    out += "\":";
+  };
+  auto time = [&](const char* name, Micros t, bool micros) {
+    key(name);
+    out += '"';
+    AppendIso8601(out, t, micros);
+    out += '"';
+  };
+  if (run.end_time && want("end_time")) time("end_time", *run.end_time, false);
+  if (want("name")) {
+    key("name");
+    AppendJsonString(out, run.name);
+  }
+  if (want("run_id")) {
+    key("run_id");
+    AppendJsonString(out, run.id);
+  }
+  if (run.start_time && want("start_time")) time("start_time", *run.start_time, false);
+  if (want("state")) {
+    key("state");
+    out += '"';
+    out += StateName(run.state);
+    out += '"';
+  }
+  if (want("submitted_at")) time("submitted_at", run.submitted_at, true);
+  if (want("tags")) {
+    key("tags");
+    AppendTags(out, run.request.tags);
+  }
+  if (want("updated_at")) time("updated_at", run.updated_at, true);
+  if (want("user")) {
+    key("user");
+    AppendJsonString(out, run.user);
+  }
+  if (want("workflow_type")) {
+    key("workflow_type");
+    AppendJsonString(out, run.request.workflow_type);
+  }
+  out += '}';
+}
+
+std::string RunListBody(const std::vector<store::RunRecord>& runs,
+                        const std::string& next_page_token, const std::optional<ListTotal>& total,
+                        const std::function<void(std::string&, const store::RunRecord&)>& row) {
+  std::string out;
+  out.reserve(64 + runs.size() * 320);
+  out += "{\"next_page_token\":";
+  AppendJsonString(out, next_page_token);
+  out += ",\"runs\":[";
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (i > 0) out += ',';
+    row(out, runs[i]);
+  }
+  out += ']';
+  if (total) {
+    out += ",\"total\":";
+    out += std::to_string(total->count);
+    out += ",\"total_is_estimate\":";
+    out += total->exact ? "false" : "true";
+  }
+  out += '}';
+  return out;
 }
 
 void AppendChangeEventJson(std::string& out, const store::ChangeEvent& e) {
@@ -152,16 +250,6 @@ void AppendChangeEventJson(std::string& out, const store::ChangeEvent& e) {
     AppendJsonString(out, v);
   }
   out += "}}";
-}
-
-Json RunSummaryJson(const store::RunRecord& run) {
-  Json j = Json::object();
-  j["run_id"] = run.id;
-  j["state"] = StateName(run.state);
-  SetTime(j, "start_time", run.start_time);
-  SetTime(j, "end_time", run.end_time);
-  j["tags"] = StringMapJson(run.request.tags);
-  return j;
 }
 
 Json RunLogJson(const store::RunRecord& run, std::string_view base_url) {
@@ -196,15 +284,6 @@ Json TaskLogJson(const store::TaskRecord& task, std::string_view base_url) {
   j["system_logs"] = task.system_logs;
   // Extension (not in WES 1.1 TaskLog, which allows extra properties): the task's state.
   j["state"] = StateName(task.state);
-  return j;
-}
-
-Json RunListJson(const std::vector<store::RunRecord>& runs, const std::string& next_page_token) {
-  Json rows = Json::array();
-  for (const store::RunRecord& r : runs) rows.push_back(RunSummaryJson(r));
-  Json j = Json::object();
-  j["runs"] = std::move(rows);
-  j["next_page_token"] = next_page_token;
   return j;
 }
 

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -27,17 +29,29 @@ void AppendJsonString(std::string& out, std::string_view s);
 void AppendRunStatusJson(std::string& out, const store::RunStatusRow& row);
 
 Json RunRequestJson(const store::RunRequest& request);
-Json RunSummaryJson(const store::RunRecord& run);
 Json RunLogJson(const store::RunRecord& run, std::string_view base_url);
 Json TaskLogJson(const store::TaskRecord& task, std::string_view base_url);
-Json RunListJson(const std::vector<store::RunRecord>& runs, const std::string& next_page_token);
 Json TaskListJson(const std::vector<store::TaskRecord>& tasks, const std::string& next_page_token,
                   std::string_view base_url);
 
-// A row of GET /api/v1/runs: run_id, state, user, name, workflow_type, submitted_at,
-// updated_at, start_time, end_time (RFC 3339, omitted when unset), tags. `fields` (names from
-// api/list_params.h RunRowFields) keeps only those; empty keeps all.
-Json RunRowJson(const store::RunRecord& run, const std::vector<std::string>& fields);
+// The run listings, written straight into text (no Json tree: a page of rows is a hot path).
+// Keys come in alphabetical order.
+//  - WES RunSummary: {end_time?, run_id, start_time?, state, tags}.
+void AppendRunSummaryJson(std::string& out, const store::RunRecord& run);
+//  - A row of GET /api/v1/runs: end_time?, name, run_id, start_time?, state, submitted_at,
+//    tags, updated_at, user, workflow_type (times RFC 3339, omitted when unset). `fields`
+//    (names from api/list_params.h RunRowFields) keeps only those; empty keeps all.
+void AppendRunRowJson(std::string& out, const store::RunRecord& run,
+                      const std::vector<std::string>& fields);
+// A list response: {"next_page_token": ..., "runs": [rows], "total"?: n,
+// "total_is_estimate"?: b}, each row written by `row`.
+struct ListTotal {
+  int64_t count = 0;
+  bool exact = true;
+};
+std::string RunListBody(const std::vector<store::RunRecord>& runs,
+                        const std::string& next_page_token, const std::optional<ListTotal>& total,
+                        const std::function<void(std::string&, const store::RunRecord&)>& row);
 
 // The data of an SSE event: {seq, run_id, task_id, type, from, to, at, reason, run_state,
 // tags}, appended as one line of JSON text.

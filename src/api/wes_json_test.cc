@@ -77,16 +77,55 @@ TEST(RunLogJson, EndedRunHasEndTimeAndEngine) {
   EXPECT_EQ(j["request"]["workflow_engine_version"], "0.1.0");
 }
 
+std::string SummaryText(const store::RunRecord& run) {
+  std::string out;
+  AppendRunSummaryJson(out, run);
+  return out;
+}
+
 TEST(RunSummaryJson, ExactRowAndList) {
-  Json want = R"({"run_id": "run-1", "state": "RUNNING", "start_time": "2025-11-30T11:00:13Z",
-                  "tags": {"project": "p1"}})"_json;
-  EXPECT_EQ(RunSummaryJson(SampleRun()), want);
-  Json list = RunListJson({SampleRun()}, "");
-  EXPECT_EQ(list, (Json{{"runs", Json::array({want})}, {"next_page_token", ""}}));
+  EXPECT_EQ(SummaryText(SampleRun()),
+            R"({"run_id":"run-1","start_time":"2025-11-30T11:00:13Z","state":"RUNNING",)"
+            R"("tags":{"project":"p1"}})");
+  std::string list = RunListBody({SampleRun()}, "", std::nullopt, &AppendRunSummaryJson);
+  EXPECT_EQ(Json::parse(list),
+            (Json{{"runs", Json::array({Json::parse(SummaryText(SampleRun()))})},
+                  {"next_page_token", ""}}));
   store::RunRecord queued;
   queued.id = "q";
   queued.state = State::kQueued;
-  EXPECT_EQ(RunSummaryJson(queued), R"({"run_id": "q", "state": "QUEUED", "tags": {}})"_json);
+  EXPECT_EQ(SummaryText(queued), R"({"run_id":"q","state":"QUEUED","tags":{}})");
+  store::RunRecord ended = SampleRun();
+  ended.end_time = kT0 + 61 * kMicrosPerSecond;
+  ended.request.tags["quote\"d"] = "line\nbreak";
+  EXPECT_EQ(Json::parse(SummaryText(ended)),
+            R"({"end_time": "2025-11-30T11:01:14Z", "run_id": "run-1", "state": "RUNNING",
+                "start_time": "2025-11-30T11:00:13Z",
+                "tags": {"project": "p1", "quote\"d": "line\nbreak"}})"_json);
+}
+
+TEST(RunRowJson, AllFieldsOrOnlyThoseAsked) {
+  store::RunRecord r = SampleRun();
+  r.user = "ana";
+  r.name = "sample-1";
+  r.request.workflow_type = "MOCK";
+  r.submitted_at = kT0;
+  r.updated_at = kT0 + 5;
+  std::string all;
+  AppendRunRowJson(all, r, {});
+  EXPECT_EQ(Json::parse(all), R"({"name": "sample-1", "run_id": "run-1",
+      "start_time": "2025-11-30T11:00:13Z", "state": "RUNNING",
+      "submitted_at": "2025-11-30T11:00:13.000000Z", "tags": {"project": "p1"},
+      "updated_at": "2025-11-30T11:00:13.000005Z", "user": "ana", "workflow_type": "MOCK"})"_json);
+  std::string some;
+  AppendRunRowJson(some, r, {"state", "run_id"});
+  EXPECT_EQ(some, R"({"run_id":"run-1","state":"RUNNING"})");
+  std::string page = RunListBody({r}, "tok", ListTotal{7, false},
+                                 [](std::string& out, const store::RunRecord& run) {
+                                   AppendRunRowJson(out, run, {"run_id"});
+                                 });
+  EXPECT_EQ(page, R"({"next_page_token":"tok","runs":[{"run_id":"run-1"}],"total":7,)"
+                  R"("total_is_estimate":true})");
 }
 
 TEST(TaskLogJson, ExactDocumentWithLogUrls) {

@@ -19,29 +19,51 @@ Micros SystemClock::Monotonic() const {
 }
 
 namespace {
-std::tm ToTm(Micros t) {
-  std::time_t secs = static_cast<std::time_t>(t / kMicrosPerSecond);
-  if (t < 0 && t % kMicrosPerSecond != 0) --secs;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return tm;
+// Appends `v` as exactly `width` decimal digits (v >= 0, v < 10^width).
+void AppendDigits(std::string& out, int64_t v, int width) {
+  char buf[8];
+  for (int i = width - 1; i >= 0; --i) {
+    buf[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  out.append(buf, static_cast<size_t>(width));
 }
 }  // namespace
 
+void AppendIso8601(std::string& out, Micros t, bool micros) {
+  using namespace std::chrono;
+  const sys_time<microseconds> tp{microseconds(t)};
+  const sys_days day = floor<days>(tp);
+  const year_month_day ymd{day};
+  const hh_mm_ss<microseconds> hms{tp - day};
+  AppendDigits(out, static_cast<int>(ymd.year()), 4);
+  out.push_back('-');
+  AppendDigits(out, static_cast<unsigned>(ymd.month()), 2);
+  out.push_back('-');
+  AppendDigits(out, static_cast<unsigned>(ymd.day()), 2);
+  out.push_back('T');
+  AppendDigits(out, hms.hours().count(), 2);
+  out.push_back(':');
+  AppendDigits(out, hms.minutes().count(), 2);
+  out.push_back(':');
+  AppendDigits(out, hms.seconds().count(), 2);
+  if (micros) {
+    out.push_back('.');
+    AppendDigits(out, hms.subseconds().count(), 6);
+  }
+  out.push_back('Z');
+}
+
 std::string FormatIso8601(Micros t) {
-  std::tm tm = ToTm(t);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  std::string out;
+  AppendIso8601(out, t, /*micros=*/false);
+  return out;
 }
 
 std::string FormatIso8601Micros(Micros t) {
-  std::tm tm = ToTm(t);
-  char buf[48];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  long frac = static_cast<long>(((t % kMicrosPerSecond) + kMicrosPerSecond) % kMicrosPerSecond);
-  std::snprintf(buf + n, sizeof buf - n, ".%06ldZ", frac);
-  return buf;
+  std::string out;
+  AppendIso8601(out, t, /*micros=*/true);
+  return out;
 }
 
 std::optional<Micros> ParseIso8601(std::string_view s) {

@@ -33,6 +33,9 @@ class SystemClock final : public Clock {
 std::string FormatIso8601(Micros t);
 // "2026-11-30T11:00:13.123456Z" (microsecond precision, for history events).
 std::string FormatIso8601Micros(Micros t);
+// Appends the FormatIso8601 (micros=false) or FormatIso8601Micros text of `t` to `out`,
+// without building a string (hot paths writing JSON).
+void AppendIso8601(std::string& out, Micros t, bool micros);
 // Parses "YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM)"; nullopt if malformed.
 std::optional<Micros> ParseIso8601(std::string_view s);
 

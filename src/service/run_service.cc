@@ -266,6 +266,7 @@ Result<RunListPage> RunService::ListRuns(int64_t page_size, std::string_view pag
                                               options_.limits.default_page_size));
   store::RunListQuery q;
   q.page_size = req.size;
+  q.summary = true;
   if (req.cursor) q.after = store::RunCursor{0, *req.cursor};
   ASSIGN_OR_RETURN(store::RunPage page, store_.ListRuns(q));
   RunListPage out;
@@ -488,6 +489,7 @@ Result<RunListPage> RunService::ListRuns(const RunListRequest& req) {
   q.page_size = req.page_size == 0 ? limits.default_page_size : static_cast<int>(req.page_size);
   q.filter = req.filter;
   q.sort = req.sort;
+  q.summary = true;
   if (!req.page_token.empty()) {
     ASSIGN_OR_RETURN(q.after, DecodeListToken(req.page_token, req.filter, req.sort));
   }

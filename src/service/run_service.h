@@ -117,6 +117,7 @@ class RunService {
 
   Result<store::RunRecord> GetRun(std::string_view run_id);
   Result<store::RunStatusRow> GetStatus(std::string_view run_id);
+  // Listings: the rows carry the summary fields only (store::RunListQuery::summary).
   // page_size 0 means the default; kInvalidArgument for a bad size or token.
   Result<RunListPage> ListRuns(int64_t page_size, std::string_view page_token);
   // With filters, sort and an optional total. kInvalidArgument naming the field for a bad

@@ -217,6 +217,10 @@ struct RunListQuery {
   RunFilter filter;
   RunSort sort = RunSort::kSubmittedDesc;
   std::optional<RunCursor> after;  // absent: the first page
+  // true: the rows need only the fields of a listing (id, seq, state, user, name,
+  // request.workflow_type, request.tags, submitted_at, updated_at, start_time, end_time);
+  // a backend may leave the others at their defaults (SQLite does: it reads less per row).
+  bool summary = false;
 };
 // An unfiltered page, newest first, after `after` (the first page if absent).
 inline RunListQuery RunsPage(int page_size, std::optional<RunCursor> after = std::nullopt) {

@@ -27,14 +27,13 @@ void ListRunsV1(ApiContext& ctx, const HttpRequest& req, const PathParams&, Http
   if (!params.ok()) return SetError(res, params.status());
   Result<service::RunListPage> page = ctx.runs.ListRuns(params->request);
   if (!page.ok()) return SetError(res, page.status());
-  Json rows = Json::array();
-  for (const store::RunRecord& run : page->runs) rows.push_back(RunRowJson(run, params->fields));
-  Json body = {{"runs", std::move(rows)}, {"next_page_token", page->next_page_token}};
-  if (params->request.total && page->total) {
-    body["total"] = page->total->count;
-    body["total_is_estimate"] = !page->total->exact;
-  }
-  SetJson(res, body);
+  std::optional<ListTotal> total;
+  if (params->request.total && page->total) total = ListTotal{page->total->count, page->total->exact};
+  const std::vector<std::string>& fields = params->fields;
+  res.body = RunListBody(page->runs, page->next_page_token, total,
+                         [&fields](std::string& out, const store::RunRecord& run) {
+                           AppendRunRowJson(out, run, fields);
+                         });
 }
 
 void PatchRun(ApiContext& ctx, const HttpRequest& req, const PathParams& p, HttpResponse& res) {

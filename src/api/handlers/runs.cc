@@ -52,12 +52,9 @@ void ListRuns(ApiContext& ctx, const HttpRequest& req, const PathParams&, HttpRe
       params->extended ? ctx.runs.ListRuns(params->request)
                        : ctx.runs.ListRuns(params->request.page_size, params->request.page_token);
   if (!page.ok()) return SetError(res, page.status());
-  Json body = RunListJson(page->runs, page->next_page_token);
-  if (params->request.total && page->total) {
-    body["total"] = page->total->count;
-    body["total_is_estimate"] = !page->total->exact;
-  }
-  SetJson(res, body);
+  std::optional<ListTotal> total;
+  if (params->request.total && page->total) total = ListTotal{page->total->count, page->total->exact};
+  res.body = RunListBody(page->runs, page->next_page_token, total, &AppendRunSummaryJson);
 }
 
 void SubmitRun(ApiContext& ctx, const HttpRequest& req, const PathParams&, HttpResponse& res) {

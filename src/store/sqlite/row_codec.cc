@@ -103,6 +103,22 @@ Result<RunRecord> ReadRun(const Stmt& s) {
   return r;
 }
 
+Result<RunRecord> ReadRunSummary(const Stmt& s) {
+  RunRecord r;
+  r.seq = s.ColumnInt(0);
+  r.id = s.ColumnText(1);
+  r.state = StateFromColumn(s.ColumnInt(2));
+  r.request.workflow_type = s.ColumnText(3);
+  ASSIGN_OR_RETURN(r.request.tags, DecodeStringMap(s.ColumnText(4), "runs.tags"));
+  r.submitted_at = s.ColumnInt(5);
+  r.updated_at = s.ColumnInt(6);
+  r.start_time = s.ColumnOptionalInt(7);
+  r.end_time = s.ColumnOptionalInt(8);
+  r.user = s.ColumnText(9);
+  r.name = s.ColumnText(10);
+  return r;
+}
+
 Result<TaskRecord> ReadTask(const Stmt& s, std::string_view run_id) {
   TaskRecord t;
   t.run_id = std::string(run_id);

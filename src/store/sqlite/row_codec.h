@@ -33,6 +33,8 @@ Result<EncodedRequest> EncodeRequest(const RunRequest& request);
 
 // The current row of `stmt`, selected with kRunColumns.
 Result<RunRecord> ReadRun(const Stmt& stmt);
+// A row of SLUICE_RUN_SUMMARY_COLUMNS: the fields RunListQuery::summary names, others default.
+Result<RunRecord> ReadRunSummary(const Stmt& stmt);
 // The current row of `stmt`, selected with kTaskColumns; the run id is not stored in tasks.
 Result<TaskRecord> ReadTask(const Stmt& stmt, std::string_view run_id);
 

@@ -82,9 +82,9 @@ struct Scan {
   std::vector<Bind> binds;
 };
 
-// "runs.seq, runs.id, ...": the run columns of the outer query.
-std::string QualifiedRunColumns() {
-  std::string cols = sql::kRunColumns;
+// "runs.seq, runs.id, ...": the run columns of the outer query (all, or a listing's).
+std::string QualifiedRunColumns(bool summary) {
+  std::string cols = summary ? sql::kRunSummaryColumns : sql::kRunColumns;
   std::string out;
   size_t pos = 0;
   while (pos < cols.size()) {
@@ -196,7 +196,7 @@ Scan BuildScan(const RunListQuery& q, const Plan& plan, bool with_limit) {
     inner.push_back(seq + " < ?");
     b.push_back(Int(hi));
   }
-  std::string text = "SELECT " + QualifiedRunColumns() + " FROM (SELECT " + seq + " AS s FROM " +
+  std::string text = "SELECT " + QualifiedRunColumns(q.summary) + " FROM (SELECT " + seq + " AS s FROM " +
                      from;
   for (size_t i = 0; i < inner.size(); ++i) text += (i == 0 ? " WHERE " : " AND ") + inner[i];
   const char* dir = desc ? " DESC" : " ASC";
@@ -435,7 +435,7 @@ Result<RunPage> QueryRuns(Connection& db, const RunListQuery& q) {
       ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
       Keyed k;
-      ASSIGN_OR_RETURN(k.run, ReadRun(stmt));
+      ASSIGN_OR_RETURN(k.run, q.summary ? ReadRunSummary(stmt) : ReadRun(stmt));
       k.seq = k.run.seq;
       k.key = updated ? k.run.updated_at : 0;
       rows.push_back(std::move(k));
