@@ -1,12 +1,16 @@
 // statesync_bench: state sync's apply rate beside its yardstick, in one run on one disk.
 //
-//  1. yardstick: plain batched SQLite inserts (one small row per event, `--batch` rows per
-//     transaction, WAL, synchronous=FULL): the rate a bare table takes rows at.
+//  1. yardsticks: plain batched SQLite inserts, `--batch` rows per transaction, WAL,
+//     synchronous=FULL, into a bare table (no index but the rowid), one row per event:
+//     a. the events themselves, every field the executor reports (run id, task id, job id,
+//        state, exit code, start, end, reason): what logging the event stream would cost;
+//     b. four integers per row (run, task, state, time): the cheapest row there is.
 //  2. state sync: a SqliteRunStore with `--runs` running runs of `--tasks` submitted tasks;
 //     every task gets RUNNING then COMPLETE as executor events through StateSync, and the
 //     clock stops when the last change is durable. Each event is a task update, a history
 //     row and an outbox row in the store's transaction (plus maintained counts).
-// Prints one JSON object: {"insert_rows_per_second", "events_per_second", "ratio", ...}.
+// Prints one JSON object: {"event_rows_per_second", "insert_rows_per_second",
+// "events_per_second", "ratio" (vs a), "ratio_int_rows" (vs b), ...}.
 //
 //   statesync_bench --dir /same/disk/tmp --runs 2000 --tasks 10
 #include <sqlite3.h>
@@ -40,7 +44,7 @@ bool Exec(sqlite3* db, const char* sql) {
   return true;
 }
 
-// Rows per second of batched durable inserts of `rows` rows.
+// Rows per second of batched durable inserts of `rows` rows of four integers.
 double InsertBaseline(const std::string& path, int rows, int batch) {
   std::filesystem::remove(path);
   sqlite3* db = nullptr;
@@ -72,6 +76,67 @@ double InsertBaseline(const std::string& path, int rows, int batch) {
   return rows / seconds;
 }
 
+// Rows per second of batched durable inserts of the `rows` events the state sync phase
+// applies (the same ids and fields), one row each.
+double InsertEventRows(const std::string& path, int runs, int tasks, int batch) {
+  std::filesystem::remove(path);
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return 0;
+  Exec(db, "PRAGMA journal_mode=WAL");
+  Exec(db, "PRAGMA synchronous=FULL");
+  Exec(db,
+       "CREATE TABLE events (seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL, task_id TEXT NOT "
+       "NULL, job_id TEXT NOT NULL, state INTEGER NOT NULL, exit_code INTEGER, start_time "
+       "INTEGER, end_time INTEGER, reason TEXT NOT NULL)");
+  sqlite3_stmt* ins = nullptr;
+  sqlite3_prepare_v2(db,
+                     "INSERT INTO events (run_id, task_id, job_id, state, exit_code, start_time, "
+                     "end_time, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     -1, &ins, nullptr);
+  SystemClock clock;
+  int in_batch = 0, rows = 0;
+  auto start = SteadyClock::now();
+  Exec(db, "BEGIN");
+  for (State to : {State::kRunning, State::kComplete}) {
+    for (int i = 0; i < runs; ++i) {
+      for (int k = 0; k < tasks; ++k) {
+        // Built per row, as the events are in the state sync phase.
+        std::string run_id = "sync-" + std::to_string(i);
+        std::string task_id = "task-" + std::to_string(k + 1);
+        std::string job_id = std::to_string(100000 + k);
+        Micros now = clock.Now();
+        bool done = to == State::kComplete;
+        sqlite3_bind_text(ins, 1, run_id.data(), static_cast<int>(run_id.size()), SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, task_id.data(), static_cast<int>(task_id.size()), SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, job_id.data(), static_cast<int>(job_id.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 4, static_cast<int64_t>(to));
+        if (done) {
+          sqlite3_bind_int64(ins, 5, 0);
+          sqlite3_bind_int64(ins, 7, now);
+        } else {
+          sqlite3_bind_null(ins, 5);
+          sqlite3_bind_null(ins, 7);
+        }
+        sqlite3_bind_int64(ins, 6, now);
+        sqlite3_bind_text(ins, 8, done ? "exit code 0" : "", -1, SQLITE_STATIC);
+        sqlite3_step(ins);
+        sqlite3_reset(ins);
+        ++rows;
+        if (++in_batch == batch) {
+          Exec(db, "COMMIT");
+          Exec(db, "BEGIN");
+          in_batch = 0;
+        }
+      }
+    }
+  }
+  Exec(db, "COMMIT");
+  double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  sqlite3_finalize(ins);
+  sqlite3_close(db);
+  return rows / seconds;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,6 +151,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   const int events = runs * tasks * 2;
 
+  double event_row_rate = InsertEventRows(dir + "/event_rows.db", runs, tasks, batch);
   double insert_rate = InsertBaseline(dir + "/baseline.db", events, batch);
 
   std::filesystem::remove_all(dir + "/store");
@@ -194,9 +260,11 @@ int main(int argc, char** argv) {
                         {"applied", c.applied},
                         {"stale", c.stale},
                         {"batches", c.batches},
+                        {"event_rows_per_second", event_row_rate},
                         {"insert_rows_per_second", insert_rate},
                         {"events_per_second", event_rate},
-                        {"ratio", event_rate / insert_rate}};
+                        {"ratio", event_rate / event_row_rate},
+                        {"ratio_int_rows", event_rate / insert_rate}};
   std::printf("%s\n", out.dump().c_str());
   return changed.load() == events ? 0 : 1;
 }

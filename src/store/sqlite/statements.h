@@ -12,6 +12,9 @@ namespace sluice::store::sqlite::sql {
   "workflow_engine, workflow_engine_version, engine_params, tags, attachments, "          \
   "submitted_at, updated_at, start_time, end_time, outputs, system_logs, "                \
   "idempotency_key, owner, lease_until, user, name"
+// What a listing shows (RunListQuery::summary), read by ReadRunSummary.
+#define SLUICE_RUN_SUMMARY_COLUMNS \
+  "seq, id, state, workflow_type, tags, submitted_at, updated_at, start_time, end_time, user, name"
 #define SLUICE_TASK_COLUMNS                                                       \
   "seq, id, name, cmd, state, executor, executor_job_id, exit_code, start_time, " \
   "end_time, system_logs, created_at, updated_at, launch_spec"
@@ -20,6 +23,7 @@ namespace sluice::store::sqlite::sql {
 
 // The run columns, for queries built at run time (run_query.cc).
 inline constexpr char kRunColumns[] = SLUICE_RUN_COLUMNS;
+inline constexpr char kRunSummaryColumns[] = SLUICE_RUN_SUMMARY_COLUMNS;
 
 // --- reads (read pool) ---
 inline constexpr char kGetRunStatus[] = "SELECT state FROM runs WHERE id = ?1";
@@ -74,6 +78,13 @@ inline constexpr char kInsertHistory[] =
     "INSERT INTO history (run_seq, seq, task_seq, type, from_state, to_state, at, reason) "
     "VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM history WHERE run_seq = ?1), "
     "?2, ?3, ?4, ?5, ?6, ?7)";
+// The same with the seq given: state sync's batches know each run's next seq (kLastHistorySeq,
+// then counting) and skip the subquery.
+inline constexpr char kInsertHistoryWithSeq[] =
+    "INSERT INTO history (run_seq, seq, task_seq, type, from_state, to_state, at, reason) "
+    "VALUES (?1, ?8, ?2, ?3, ?4, ?5, ?6, ?7)";
+inline constexpr char kLastHistorySeq[] =
+    "SELECT coalesce(max(seq), 0) FROM history WHERE run_seq = ?1";
 inline constexpr char kRunForTransition[] =
     "SELECT seq, state, start_time, end_time, outputs, system_logs, updated_at "
     "FROM runs WHERE id = ?1";

@@ -1,6 +1,9 @@
 #include "store/sqlite/write_ops.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "store/sqlite/archive_ops.h"
@@ -25,9 +28,10 @@ std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 Status InsertHistory(Connection& db, int64_t run_seq, std::string_view run_id,
                      std::optional<int64_t> task_seq, std::string_view task_id,
                      std::string_view type, State from, State to, Micros at,
-                     std::string_view reason) {
+                     std::string_view reason, std::optional<int64_t> seq = std::nullopt) {
   int type_code = HistoryTypeCode(type);
-  ASSIGN_OR_RETURN(Stmt stmt, db.Prepare(sql::kInsertHistory));
+  ASSIGN_OR_RETURN(Stmt stmt,
+                   db.Prepare(seq ? sql::kInsertHistoryWithSeq : sql::kInsertHistory));
   RETURN_IF_ERROR(stmt.BindInt(1, run_seq));
   RETURN_IF_ERROR(stmt.BindOptionalInt(2, task_seq));
   RETURN_IF_ERROR(stmt.BindInt(3, type_code));
@@ -35,6 +39,7 @@ Status InsertHistory(Connection& db, int64_t run_seq, std::string_view run_id,
   RETURN_IF_ERROR(stmt.BindInt(5, StateValue(to)));
   RETURN_IF_ERROR(stmt.BindInt(6, at));
   RETURN_IF_ERROR(stmt.BindText(7, reason));
+  if (seq) RETURN_IF_ERROR(stmt.BindInt(8, *seq));
   RETURN_IF_ERROR(stmt.Run());
   PendingOutbox().Add(run_id, task_id, type_code, from, to, at, reason);
   return Status::Ok();
@@ -74,6 +79,41 @@ Result<std::optional<RunSeqState>> FindRun(Connection& db, std::string_view run_
 Status NoSuchRun(std::string_view run_id) {
   return NotFound("run " + Quote(run_id) + " not found");
 }
+
+// What one batch of task transitions (TransitionTasksOp) learns about each run it touches, so
+// a run is looked up once per batch, not once per event: its seq and state, and the seq of
+// its last history event (counted up as the batch appends). Valid only inside the batch's
+// transaction, in which nothing else writes.
+class BatchRuns {
+ public:
+  struct Entry {
+    RunSeqState run;
+    std::optional<int64_t> last_history_seq;  // read on first use
+  };
+
+  // nullopt: no such run.
+  Result<Entry*> Find(Connection& db, std::string_view run_id) {
+    auto it = runs_.find(run_id);
+    if (it != runs_.end()) return &it->second;
+    ASSIGN_OR_RETURN(std::optional<RunSeqState> run, FindRun(db, run_id));
+    if (!run.has_value()) return static_cast<Entry*>(nullptr);
+    return &runs_.emplace(std::string(run_id), Entry{*run, std::nullopt}).first->second;
+  }
+
+  // The seq for the next history event of the entry's run.
+  static Result<int64_t> NextHistorySeq(Connection& db, Entry& e) {
+    if (!e.last_history_seq.has_value()) {
+      ASSIGN_OR_RETURN(Stmt last, db.Prepare(sql::kLastHistorySeq));
+      RETURN_IF_ERROR(last.BindInt(1, e.run.seq));
+      ASSIGN_OR_RETURN(bool row, last.Step());
+      e.last_history_seq = row ? last.ColumnInt(0) : 0;
+    }
+    return ++*e.last_history_seq;
+  }
+
+ private:
+  std::map<std::string, Entry, std::less<>> runs_;
+};
 
 // The run's tag rows (run_tags), written with the run; their trigger counts them.
 Status InsertRunTags(Connection& db, int64_t run_seq, const StringMap& tags) {
@@ -247,8 +287,19 @@ Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& c
   return Status::Ok();
 }
 
-Status TransitionTaskOp(Connection& db, const TaskTransition& t, TransitionOutcome* out) {
-  ASSIGN_OR_RETURN(std::optional<RunSeqState> run, FindRun(db, t.run_id));
+namespace {
+
+// TransitionTaskOp, with the run looked up through `batch` when given.
+Status TransitionTaskIn(Connection& db, const TaskTransition& t, TransitionOutcome* out,
+                        BatchRuns* batch) {
+  std::optional<RunSeqState> run;
+  BatchRuns::Entry* entry = nullptr;
+  if (batch != nullptr) {
+    ASSIGN_OR_RETURN(entry, batch->Find(db, t.run_id));
+    if (entry != nullptr) run = entry->run;
+  } else {
+    ASSIGN_OR_RETURN(run, FindRun(db, t.run_id));
+  }
   if (!run.has_value()) return NoSuchRun(t.run_id);
   ASSIGN_OR_RETURN(Stmt row, db.Prepare(sql::kTaskForTransition));
   RETURN_IF_ERROR(row.BindInt(1, run->seq));
@@ -321,17 +372,28 @@ Status TransitionTaskOp(Connection& db, const TaskTransition& t, TransitionOutco
   RETURN_IF_ERROR(update.BindInt(9, run->seq));
   RETURN_IF_ERROR(update.Run());
   if (!out->changed) return Status::Ok();
+  std::optional<int64_t> history_seq;
+  if (entry != nullptr) {
+    ASSIGN_OR_RETURN(history_seq, BatchRuns::NextHistorySeq(db, *entry));
+  }
   return InsertHistory(db, run->seq, t.run_id, seq, t.task_id, kTaskStateChanged, from, t.to,
-                       t.at, t.reason);
+                       t.at, t.reason, history_seq);
+}
+
+}  // namespace
+
+Status TransitionTaskOp(Connection& db, const TaskTransition& t, TransitionOutcome* out) {
+  return TransitionTaskIn(db, t, out, nullptr);
 }
 
 Status TransitionTasksOp(Connection& db, const std::vector<TaskTransition>& ts,
                          std::vector<Result<TransitionOutcome>>* out) {
   out->clear();
   out->reserve(ts.size());
+  BatchRuns runs;
   for (const TaskTransition& t : ts) {
     TransitionOutcome outcome;
-    Status st = TransitionTaskOp(db, t, &outcome);
+    Status st = TransitionTaskIn(db, t, &outcome, &runs);
     if (st.ok()) {
       out->emplace_back(outcome);
       continue;
