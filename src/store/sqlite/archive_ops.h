@@ -62,7 +62,7 @@ Result<bool> ArchiveRunOp(Connection& db, int64_t run_seq);
 // rather take runs_by_state (state IN ...) and sort every ended run.
 inline constexpr char kRunsToArchiveQuery[] =
     "SELECT seq FROM runs INDEXED BY runs_to_archive "
-    "WHERE state IN (5, 6, 7, 8, 10) AND archived = 0 AND coalesce(end_time, updated_at) < ?1 "
+    "WHERE state >= 5 AND state <> 9 AND archived = 0 AND coalesce(end_time, updated_at) < ?1 "
     "ORDER BY coalesce(end_time, updated_at), seq LIMIT ?2";
 
 // Examines up to `limit` ended runs not examined yet whose end (end_time, else updated_at) is

@@ -25,7 +25,7 @@ constexpr char kDeleteRunRow[] = "DELETE FROM runs WHERE seq = ?1";
 constexpr char kListEndedRuns[] =
     "SELECT seq, id, coalesce(end_time, updated_at), workflow_type, tags "
     "FROM runs INDEXED BY runs_ended "
-    "WHERE state IN (5, 6, 7, 8, 10) AND coalesce(end_time, updated_at) < ?1 "
+    "WHERE state >= 5 AND state <> 9 AND coalesce(end_time, updated_at) < ?1 "
     "AND coalesce(end_time, updated_at) >= ?2 "
     "AND (coalesce(end_time, updated_at) > ?2 OR seq > ?3) "
     "ORDER BY coalesce(end_time, updated_at), seq LIMIT ?4";

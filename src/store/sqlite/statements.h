@@ -18,8 +18,11 @@ namespace sluice::store::sqlite::sql {
 #define SLUICE_TASK_COLUMNS                                                       \
   "seq, id, name, cmd, state, executor, executor_job_id, exit_code, start_time, " \
   "end_time, system_logs, created_at, updated_at, launch_spec"
-// Repeats the WHERE clause of the runs_active partial index exactly, so SQLite uses it.
-#define SLUICE_RUN_ACTIVE "state NOT IN (5, 6, 7, 8, 10)"
+// Repeats the WHERE clause of the runs_active partial index exactly, so SQLite uses it
+// (migrations/0007: comparisons, not an IN list, which costs an ephemeral table each time it
+// is evaluated). The terminal runs' indexes (runs_ended, runs_to_archive) have
+// `state >= 5 AND state <> 9`, repeated by their queries (maintenance_ops.cc, archive_ops.h).
+#define SLUICE_RUN_ACTIVE "(state < 5 OR state = 9)"
 
 // The run columns, for queries built at run time (run_query.cc).
 inline constexpr char kRunColumns[] = SLUICE_RUN_COLUMNS;
@@ -129,6 +132,7 @@ inline constexpr char kRenewLeases[] =
 
 #undef SLUICE_RUN_COLUMNS
 #undef SLUICE_TASK_COLUMNS
+#undef SLUICE_RUN_SUMMARY_COLUMNS
 #undef SLUICE_RUN_ACTIVE
 
 }  // namespace sluice::store::sqlite::sql
