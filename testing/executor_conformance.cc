@@ -475,6 +475,9 @@ TEST_P(ExecutorConformanceTest, PollReportsRunningThenTheResult) {
   Result<JobRef> job = SubmitTask(spec);
   ASSERT_TRUE(job.ok()) << job.status().ToString();
   ASSERT_TRUE(WaitForFile(spec, "ready"));
+  // The executor's own RUNNING report first (Slurm's poller may send it after the task has
+  // started), so what the sink holds no longer changes while the task waits.
+  ASSERT_TRUE(sink().WaitFor(spec.task_id, State::kRunning, timeout()).has_value());
   size_t sent = sink().EventsFor(spec.task_id).size();
   Result<std::vector<ExecutorEvent>> running = executor().Poll({*job});
   ASSERT_TRUE(running.ok()) << running.status().ToString();

@@ -61,6 +61,11 @@ class ServeCommand final : public Command {
         {"retention_days", "Delete ended runs this many days old (default 0: keep)"},
         {"retention_sweep_seconds", "How often the retention sweeper runs (default 3600)"},
         {"archive_after_seconds", "Compact ended runs this long after they end (600; 0: never)"},
+        {"executor", "Where tasks run: local or slurm (default local)"},
+        {"slurm_partition", "Slurm partition for task jobs (default: the cluster's)"},
+        {"slurm_account", "Slurm account for task jobs"},
+        {"slurm_sbatch_options", "Extra sbatch options, separated by spaces"},
+        {"slurm_poll_interval_ms", "How often Slurm is asked about all jobs (default 1000)"},
         {"price_per_cpu_hour", "Price of a CPU-hour for estimated costs in stats"},
         {"price_per_gb_hour", "Price of a GB-hour of memory for estimated costs in stats"},
     };

@@ -62,6 +62,7 @@ struct ExecutorEvent {
   std::optional<Micros> start_time;
   std::optional<Micros> end_time;
   std::string reason;  // "exit code 1", "killed by signal 9", ...
+  std::string node;    // where the job runs or ran, when the executor knows (Slurm)
 };
 
 class EventSink {

@@ -98,6 +98,37 @@ Status CheckReplicaId(const std::string& v) {
   return InvalidArgument("must be 1 to 64 characters of [A-Za-z0-9._-] (got " + Quoted(v) + ")");
 }
 
+Status CheckExecutor(const std::string& v) {
+  if (v == "local" || v == "slurm") return Status::Ok();
+  return InvalidArgument("must be \"local\" or \"slurm\" (got " + Quoted(v) + ")");
+}
+
+// Whitespace-separated words (sbatch options from the environment or a flag).
+std::vector<std::string> SplitWords(std::string_view text) {
+  std::vector<std::string> words;
+  std::string word;
+  for (char ch : text) {
+    if (ch == ' ' || ch == '\t' || ch == '\n') {
+      if (!word.empty()) words.push_back(std::move(word));
+      word.clear();
+    } else {
+      word += ch;
+    }
+  }
+  if (!word.empty()) words.push_back(std::move(word));
+  return words;
+}
+
+Status CheckSbatchOptions(const std::vector<std::string>& options) {
+  for (const std::string& option : options) {
+    if (!option.starts_with("-")) {
+      return InvalidArgument("each entry must be an sbatch option starting with '-' (got " +
+                             Quoted(option) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
 constexpr int64_t kMaxBodyBytesLimit = int64_t{1} << 40;
 
 std::string FormatNumber(double v) {
@@ -242,6 +273,33 @@ const std::vector<Field>& Fields() {
          return ParseInt64(t, c.archive_after_seconds);
        },
        [](const ServeConfig& c) { return CheckRange(c.archive_after_seconds, 0, 365 * 86400); }},
+      {"executor",
+       [](std::string_view t, ServeConfig& c) {
+         c.executor = std::string(t);
+         return Status::Ok();
+       },
+       [](const ServeConfig& c) { return CheckExecutor(c.executor); }},
+      {"slurm_partition",
+       [](std::string_view t, ServeConfig& c) {
+         c.slurm_partition = std::string(t);
+         return Status::Ok();
+       },
+       [](const ServeConfig&) { return Status::Ok(); }},
+      {"slurm_account",
+       [](std::string_view t, ServeConfig& c) {
+         c.slurm_account = std::string(t);
+         return Status::Ok();
+       },
+       [](const ServeConfig&) { return Status::Ok(); }},
+      {"slurm_sbatch_options",
+       [](std::string_view t, ServeConfig& c) {
+         c.slurm_sbatch_options = SplitWords(t);
+         return Status::Ok();
+       },
+       [](const ServeConfig& c) { return CheckSbatchOptions(c.slurm_sbatch_options); }},
+      {"slurm_poll_interval_ms",
+       [](std::string_view t, ServeConfig& c) { return ParseInt64(t, c.slurm_poll_interval_ms); },
+       [](const ServeConfig& c) { return CheckRange(c.slurm_poll_interval_ms, 50, 600'000); }},
       {"price_per_cpu_hour",
        [](std::string_view t, ServeConfig& c) { return ParseDouble(t, c.price_per_cpu_hour); },
        [](const ServeConfig& c) { return CheckPrice(c.price_per_cpu_hour); }},
@@ -348,6 +406,19 @@ Status ApplyYamlConfig(const std::string& path, ServeConfig& config) {
       if (field == nullptr) {
         return InvalidArgument(where + ": " + key + ": unknown key (known keys: " + KnownKeys() +
                                ")");
+      }
+      if (key == "slurm_sbatch_options" && value.IsSequence()) {
+        // A list keeps options with spaces in them whole.
+        updated.slurm_sbatch_options.clear();
+        for (const auto& entry : value) {
+          if (!entry.IsScalar()) {
+            return InvalidArgument(where + ": " + key + ": entries must be plain strings");
+          }
+          updated.slurm_sbatch_options.push_back(entry.Scalar());
+        }
+        Status st = field->check(updated);
+        if (!st.ok()) return st.WithPrefix(where + ": " + key);
+        continue;
       }
       if (!value.IsScalar()) {
         return InvalidArgument(where + ": " + key + ": must be a single value, not " +

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -46,6 +47,17 @@ struct ServeConfig {
   // Runs ended this long ago have their tasks and history moved to compact storage (about
   // 1 KB for 10 tasks; read-only from then on). 0: never.
   int64_t archive_after_seconds = 600;     // SLUICE_ARCHIVE_AFTER_SECONDS
+
+  // Where tasks run: "local" (processes on this machine) or "slurm" (batch jobs; the Slurm
+  // client commands must work for the server's user, SLURM_CONF from its environment).
+  std::string executor = "local";              // SLUICE_EXECUTOR, executor:
+  std::string slurm_partition;                 // SLUICE_SLURM_PARTITION: sbatch --partition
+  std::string slurm_account;                   // SLUICE_SLURM_ACCOUNT: sbatch --account
+  // Extra sbatch options, verbatim: a YAML list, or one string split at whitespace
+  // (SLUICE_SLURM_SBATCH_OPTIONS, --slurm-sbatch-options).
+  std::vector<std::string> slurm_sbatch_options;  // slurm_sbatch_options:
+  // One squeue (and, for jobs it no longer lists, one sacct) per interval for all jobs.
+  int64_t slurm_poll_interval_ms = 1000;       // SLUICE_SLURM_POLL_INTERVAL_MS
 
   // Prices for the estimated cost in /api/v1/stats (0: no cost).
   double price_per_cpu_hour = 0;  // SLUICE_PRICE_PER_CPU_HOUR, price_per_cpu_hour:

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace sluice::server {
 namespace {
@@ -275,6 +276,46 @@ TEST(Config, RetentionAndPricesFromEnvAndFlags) {
   EXPECT_NE(st.message().find("--price-per-gb-hour"), std::string::npos) << st.message();
   st = ApplyEnvConfig({{"SLUICE_OUTBOX_RETENTION_SECONDS", "5"}}, c);
   EXPECT_NE(st.message().find("SLUICE_OUTBOX_RETENTION_SECONDS"), std::string::npos);
+}
+
+TEST_F(ConfigFileTest, SlurmExecutorKeysFromYaml) {
+  ServeConfig c;
+  ASSERT_TRUE(ApplyYamlConfig(Write("executor: slurm\n"
+                                    "slurm_partition: long\n"
+                                    "slurm_account: lab\n"
+                                    "slurm_sbatch_options: [\"--qos=high\", \"--comment=a b\"]\n"
+                                    "slurm_poll_interval_ms: 500\n"),
+                              c)
+                  .ok());
+  EXPECT_EQ(c.executor, "slurm");
+  EXPECT_EQ(c.slurm_partition, "long");
+  EXPECT_EQ(c.slurm_account, "lab");
+  EXPECT_EQ(c.slurm_sbatch_options, (std::vector<std::string>{"--qos=high", "--comment=a b"}));
+  EXPECT_EQ(c.slurm_poll_interval_ms, 500);
+  EXPECT_TRUE(ValidateConfig(c).ok());
+
+  Status st = ApplyYamlConfig(Write("slurm_sbatch_options: [qos]\n"), c);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("slurm_sbatch_options"), std::string::npos) << st.message();
+  EXPECT_EQ(c.slurm_sbatch_options.size(), 2u) << "a bad file changes nothing";
+}
+
+TEST(Config, SlurmExecutorKeysFromEnvAndFlags) {
+  ServeConfig c;
+  EXPECT_EQ(c.executor, "local");
+  ASSERT_TRUE(ApplyEnvConfig({{"SLUICE_EXECUTOR", "slurm"},
+                              {"SLUICE_SLURM_SBATCH_OPTIONS", " --qos=high  --exclusive "}},
+                             c)
+                  .ok());
+  EXPECT_EQ(c.executor, "slurm");
+  EXPECT_EQ(c.slurm_sbatch_options, (std::vector<std::string>{"--qos=high", "--exclusive"}));
+  Status st = ApplyFlagConfig({{"executor", "kubernetes"}}, c);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("--executor: must be \"local\" or \"slurm\""), std::string::npos)
+      << st.message();
+  st = ApplyFlagConfig({{"slurm_poll_interval_ms", "10"}}, c);
+  EXPECT_NE(st.message().find("--slurm-poll-interval-ms: must be from 50"), std::string::npos)
+      << st.message();
 }
 
 }  // namespace

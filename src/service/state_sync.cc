@@ -32,6 +32,17 @@ store::TaskTransition TransitionFor(const exec::ExecutorEvent& e, Micros now) {
   if (IsTerminal(e.state) && e.state != State::kComplete && !e.reason.empty()) {
     t.system_log = e.reason;
   }
+  // Where it ran (Slurm): in the history reason, and in the task's system log (appended
+  // only when the state changes, so repeated events add nothing).
+  if (!e.node.empty()) {
+    const std::string on_node = "on node " + e.node;
+    t.reason = t.reason.empty() ? on_node : t.reason + " (" + on_node + ")";
+    if (t.system_log.has_value()) {
+      *t.system_log += " (" + on_node + ")";
+    } else if (e.state == State::kRunning) {
+      t.system_log = "running " + on_node;
+    }
+  }
   return t;
 }
 

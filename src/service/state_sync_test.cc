@@ -252,6 +252,30 @@ TEST_F(StateSyncTest, FailedTaskEventKeepsItsReasonInSystemLogs) {
   EXPECT_EQ(task->system_logs[0], "exit code 1");
 }
 
+TEST_F(StateSyncTest, NodeOfTheEventIsRecordedInHistoryAndSystemLogs) {
+  CreateRun("r");
+  CreateTask("r", "t");
+  StateSync sync(*store_, clock_, StateSyncOptions{});
+  exec::ExecutorEvent running = Event("r", "t", State::kRunning);
+  running.node = "node-7";
+  exec::ExecutorEvent failed = Event("r", "t", State::kExecutorError);
+  failed.node = "node-7";
+  sync.ApplyNow({running, running, failed});
+  auto task = store_->GetTask("r", "t");
+  ASSERT_TRUE(task.ok());
+  EXPECT_EQ(task->system_logs,
+            (std::vector<std::string>{"running on node node-7", "exit code 1 (on node node-7)"}));
+  store::HistoryQuery query;
+  query.run_id = "r";
+  auto history = store_->ListHistory(query);
+  ASSERT_TRUE(history.ok()) << history.status().ToString();
+  std::vector<std::string> reasons;
+  for (const store::HistoryEvent& e : history->events) {
+    if (e.task_id == "t" && e.type == "TaskStateChanged") reasons.push_back(e.reason);
+  }
+  EXPECT_EQ(reasons, (std::vector<std::string>{"on node node-7", "exit code 1 (on node node-7)"}));
+}
+
 TEST_F(StateSyncTest, QueuedEventsReachTheListenerAfterTheyAreDurable) {
   CreateRun("r");
   CreateTask("r", "t");
