@@ -5,8 +5,11 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
   libboost-dev nlohmann-json3-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev
-  libyaml-cpp-dev libcurl4-openssl-dev libssl-dev zlib1g-dev)
-TEST_PKGS=(libgtest-dev libgmock-dev libbenchmark-dev curl sqlite3 procps)
+  libyaml-cpp-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libpq-dev)
+# PostgreSQL and a single-node Slurm are started by scripts/postgres.sh and scripts/slurm.sh
+# (under a temp dir, never the Debian default cluster or daemons).
+TEST_PKGS=(libgtest-dev libgmock-dev libbenchmark-dev curl sqlite3 procps
+  postgresql postgresql-client munge slurmctld slurmd slurm-client)
 BENCH_PKGS=(wrk nginx-light time python3)
 
 want=("${BUILD_PKGS[@]}")

@@ -21,11 +21,13 @@
 #include "engine/driver.h"
 #include "engine/mock_driver.h"
 #include "exec/local/local_executor.h"
+#include "exec/slurm/slurm_executor.h"
 #include "service/event_bus.h"
 #include "service/retention.h"
 #include "service/run_service.h"
 #include "service/scheduler.h"
 #include "service/state_sync.h"
+#include "store/postgres/pg_run_store.h"
 #include "store/sqlite/sqlite_run_store.h"
 
 namespace sluice::server {
@@ -91,6 +93,32 @@ std::string WrapperExe() {
   return self.string();
 }
 
+// The executor chosen by `executor:`. Slurm tasks run in their work dirs under the data
+// dir, which must then be on a file system the compute nodes share; the cancel grace is
+// the cluster's KillWait there (scancel), not cancel_grace_seconds.
+Result<std::unique_ptr<exec::Executor>> MakeExecutor(const ServeConfig& config,
+                                                     exec::EventSink& sink, const Clock& clock) {
+  if (config.executor == "slurm") {
+    exec::slurm::SlurmExecutorOptions options;
+    options.partition = config.slurm_partition;
+    options.account = config.slurm_account;
+    options.sbatch_options = config.slurm_sbatch_options;
+    options.poll_interval = config.slurm_poll_interval_ms * 1000;
+    ASSIGN_OR_RETURN(auto slurm,
+                     exec::slurm::SlurmExecutor::Create(sink, clock, nullptr, options));
+    spdlog::info("executor: slurm (partition {}, poll every {} ms)",
+                 options.partition.empty() ? "default" : options.partition,
+                 config.slurm_poll_interval_ms);
+    return std::unique_ptr<exec::Executor>(std::move(slurm));
+  }
+  exec::local::LocalExecutorOptions options;
+  options.wrapper_exe = WrapperExe();
+  options.cancel_grace =
+      static_cast<Micros>(config.cancel_grace_seconds * static_cast<double>(kMicrosPerSecond));
+  ASSIGN_OR_RETURN(auto local, exec::local::LocalExecutor::Create(sink, clock, options));
+  return std::unique_ptr<exec::Executor>(std::move(local));
+}
+
 // The retention rules from the configuration (ages in days).
 Result<service::RetentionOptions> RetentionOptionsFor(const ServeConfig& config) {
   auto age = [](double days) {
@@ -146,13 +174,22 @@ int Serve(const ServeConfig& config) {
   auto replica = ReplicaId(config, ids);
   if (!replica.ok()) return Fail(replica.status());
 
-  if (config.store != "sqlite") {
-    return Fail(InvalidArgument("store: \"" + config.store +
-                                "\" is not supported by this build (supported: sqlite)"));
-  }
-  store::sqlite::SqliteOptions store_options;
-  auto store = store::sqlite::SqliteRunStore::Open(data_dir + "/sluice.db", store_options);
-  if (!store.ok()) return Fail(store.status());
+  // The store: SQLite in the data dir, or a PostgreSQL database that replicas share
+  // (config.store is "sqlite" or a postgres:// URL, checked by the config).
+  auto open_store = [&]() -> Result<std::unique_ptr<store::RunStore>> {
+    if (store::postgres::IsPostgresUrl(config.store)) {
+      store::postgres::PgOptions pg_options;
+      pg_options.url = config.store;
+      ASSIGN_OR_RETURN(auto pg, store::postgres::PgRunStore::Open(pg_options));
+      return std::unique_ptr<store::RunStore>(std::move(pg));
+    }
+    store::sqlite::SqliteOptions store_options;
+    ASSIGN_OR_RETURN(auto db,
+                     store::sqlite::SqliteRunStore::Open(data_dir + "/sluice.db", store_options));
+    return std::unique_ptr<store::RunStore>(std::move(db));
+  };
+  auto store = open_store();
+  if (!store.ok()) return Fail(store.status().WithPrefix("store"));
 
   engine::DriverRegistry drivers;
   drivers.Register("MOCK", std::make_unique<engine::MockDriver>());
@@ -171,11 +208,7 @@ int Serve(const ServeConfig& config) {
   drivers.Register("ASL", std::make_unique<engine::AslDriver>(std::move(asl_options)));
 
   EventRelay relay;
-  exec::local::LocalExecutorOptions exec_options;
-  exec_options.wrapper_exe = WrapperExe();
-  exec_options.cancel_grace =
-      static_cast<Micros>(config.cancel_grace_seconds * static_cast<double>(kMicrosPerSecond));
-  auto executor = exec::local::LocalExecutor::Create(relay, clock, exec_options);
+  auto executor = MakeExecutor(config, relay, clock);
   if (!executor.ok()) return Fail(executor.status());
 
   service::SchedulerOptions sched_options;
