@@ -123,8 +123,18 @@ Result<CreateRunResult> FakeRunStore::CreateRun(const NewRun& run) {
   return CreateRunResult{run.id, true};
 }
 
+void FakeRunStore::FailNextGetRuns(int n, Status st) {
+  MutexLock lock(mu_);
+  fail_get_runs_ = n;
+  fail_get_run_status_ = std::move(st);
+}
+
 Result<RunRecord> FakeRunStore::GetRun(std::string_view run_id) {
   MutexLock lock(mu_);
+  if (fail_get_runs_ > 0) {
+    --fail_get_runs_;
+    return fail_get_run_status_;
+  }
   RunRecord* run = FindRun(run_id);
   if (run == nullptr) return NoSuchRun(run_id);
   return *run;

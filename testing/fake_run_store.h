@@ -29,6 +29,9 @@ class FakeRunStore final : public RunStore {
   FakeRunStore() = default;
   ~FakeRunStore() override;
 
+  // Fault injection: the next `n` GetRun calls return `st` (a database briefly unreachable).
+  void FailNextGetRuns(int n, Status st);
+
   Result<CreateRunResult> CreateRun(const NewRun& run) override;
   Result<RunRecord> GetRun(std::string_view run_id) override;
   Result<RunStatusRow> GetRunStatus(std::string_view run_id) override;
@@ -70,6 +73,8 @@ class FakeRunStore final : public RunStore {
   void NotifyLoop();
 
   Mutex mu_;
+  int fail_get_runs_ GUARDED_BY(mu_) = 0;
+  Status fail_get_run_status_ GUARDED_BY(mu_);
   int64_t next_run_seq_ GUARDED_BY(mu_) = 1;
   int64_t next_task_seq_ GUARDED_BY(mu_) = 1;
   int64_t next_history_seq_ GUARDED_BY(mu_) = 1;

@@ -307,7 +307,9 @@ void Scheduler::ProcessRun(const std::string& run_id) {
   if (st.ok()) return;
   spdlog::error("run {}: {}", run_id, st.ToString());
   if (st.code() == StatusCode::kIo || st.code() == StatusCode::kUnavailable) {
-    // The store is struggling: leave the run for the next tick instead of spinning.
+    // The store is struggling (a database briefly unreachable): try this run again a tick
+    // later instead of spinning. It stays ours (its lease is renewed), so nobody else would.
+    WakeRunAt(run_id, clock_.Now() + options_.tick);
     return;
   }
   // A problem of this run itself (bad definition that slipped validation, driver bug):

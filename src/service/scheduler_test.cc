@@ -169,6 +169,17 @@ TEST_F(SchedulerTest, SubmitFailureEndsTheRunSystemError) {
   EXPECT_NE(task->system_logs[0].find("disk full"), std::string::npos);
 }
 
+TEST_F(SchedulerTest, RunIsRetriedAfterTheStoreWasBrieflyUnavailable) {
+  StartScheduler();
+  // The scheduler's first reads of the run fail as with a database that restarts: the run
+  // must not be left owned and undriven.
+  store_.FailNextGetRuns(3, Unavailable("database unreachable"));
+  std::string id = Submit(R"({"tasks": 1})");
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 1; }));
+  ASSERT_TRUE(executor_.Finish(id, "task-1", State::kComplete, 0).ok());
+  ASSERT_TRUE(WaitUntil([&] { return RunState(id) == State::kComplete; }));
+}
+
 TEST_F(SchedulerTest, CancelStopsLiveTasksThenEndsCanceled) {
   StartScheduler();
   std::string id = Submit(R"({"tasks": 4, "parallelism": 2})");
