@@ -60,6 +60,7 @@ class ServeCommand final : public Command {
         {"outbox_retention_seconds", "How long live events stay resumable (default 86400)"},
         {"retention_days", "Delete ended runs this many days old (default 0: keep)"},
         {"retention_sweep_seconds", "How often the retention sweeper runs (default 3600)"},
+        {"lease_seconds", "A dead replica's runs are taken over this long after it (default 10)"},
         {"archive_after_seconds", "Compact ended runs this long after they end (600; 0: never)"},
         {"executor", "Where tasks run: local or slurm (default local)"},
         {"slurm_partition", "Slurm partition for task jobs (default: the cluster's)"},

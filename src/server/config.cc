@@ -268,6 +268,9 @@ const std::vector<Field>& Fields() {
          return ParseInt64(t, c.retention_sweep_seconds);
        },
        [](const ServeConfig& c) { return CheckRange(c.retention_sweep_seconds, 1, 7 * 86400); }},
+      {"lease_seconds",
+       [](std::string_view t, ServeConfig& c) { return ParseInt64(t, c.lease_seconds); },
+       [](const ServeConfig& c) { return CheckRange(c.lease_seconds, 3, 3600); }},
       {"archive_after_seconds",
        [](std::string_view t, ServeConfig& c) {
          return ParseInt64(t, c.archive_after_seconds);

@@ -47,6 +47,9 @@ struct ServeConfig {
   // Runs ended this long ago have their tasks and history moved to compact storage (about
   // 1 KB for 10 tasks; read-only from then on). 0: never.
   int64_t archive_after_seconds = 600;     // SLUICE_ARCHIVE_AFTER_SECONDS
+  // How long a replica's claim on a run lasts without renewal (renewed every second): when a
+  // replica dies, another takes its runs over this long after its last renewal.
+  int64_t lease_seconds = 10;              // SLUICE_LEASE_SECONDS, lease_seconds:
 
   // Where tasks run: "local" (processes on this machine) or "slurm" (batch jobs; the Slurm
   // client commands must work for the server's user, SLURM_CONF from its environment).

@@ -196,6 +196,7 @@ TEST(Config, ValidateChecksRanges) {
       {[](ServeConfig& c) { c.cancel_grace_seconds = -0.1; }, "cancel_grace_seconds"},
       {[](ServeConfig& c) { c.log_level = "INFO"; }, "log_level"},
       {[](ServeConfig& c) { c.replica_id = std::string(65, 'a'); }, "replica_id"},
+      {[](ServeConfig& c) { c.lease_seconds = 2; }, "lease_seconds"},
   };
   for (const Case& tc : cases) {
     ServeConfig c;
@@ -219,6 +220,7 @@ TEST_F(ConfigFileTest, YamlSetsIndexSettingsAndRetentionRules) {
       "outbox_retention_seconds: 3600\n"
       "retention_days: 90\n"
       "retention_sweep_seconds: 600\n"
+      "lease_seconds: 20\n"
       "price_per_cpu_hour: 0.05\n"
       "price_per_gb_hour: 0.01\n"
       "retention_by_tag:\n"
@@ -234,6 +236,7 @@ TEST_F(ConfigFileTest, YamlSetsIndexSettingsAndRetentionRules) {
   EXPECT_EQ(c.outbox_retention_seconds, 3600);
   EXPECT_DOUBLE_EQ(c.retention_days, 90);
   EXPECT_EQ(c.retention_sweep_seconds, 600);
+  EXPECT_EQ(c.lease_seconds, 20);
   EXPECT_DOUBLE_EQ(c.price_per_cpu_hour, 0.05);
   EXPECT_DOUBLE_EQ(c.price_per_gb_hour, 0.01);
   EXPECT_EQ(c.retention_by_tag.size(), 2u);

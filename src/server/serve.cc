@@ -62,9 +62,18 @@ Result<int> LockDataDir(const std::string& data_dir) {
 }
 
 // The replica id is stable across restarts so a restarted server reclaims its own runs at
-// once instead of waiting for their leases to expire.
-Result<std::string> ReplicaId(const ServeConfig& config, IdGenerator& ids) {
+// once instead of waiting for their leases to expire. With a shared store (PostgreSQL) the
+// replicas may share one data dir (so each can reach the others' task directories when it
+// takes their runs over): the id is then `<host>:<port>` unless configured, and a fresh one
+// with --port 0.
+Result<std::string> ReplicaId(const ServeConfig& config, IdGenerator& ids, bool shared_store) {
   if (!config.replica_id.empty()) return config.replica_id;
+  if (shared_store) {
+    if (config.port == 0) return "replica-" + ids.NewId().substr(0, 8);
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) return IoError("gethostname failed");
+    return std::string(host) + ":" + std::to_string(config.port);
+  }
   std::string path = config.data_dir + "/replica-id";
   std::ifstream in(path);
   std::string id;
@@ -166,12 +175,16 @@ int Serve(const ServeConfig& config) {
   std::string data_dir = fs::absolute(config.data_dir).lexically_normal().string();
   if (!data_dir.empty() && data_dir.back() == '/') data_dir.pop_back();
 
-  auto lock_fd = LockDataDir(data_dir);
+  // SQLite: one server per data dir. PostgreSQL: replicas share the store and may share the
+  // data dir; leases, not a file lock, keep them from driving the same run.
+  const bool shared_store = store::postgres::IsPostgresUrl(config.store);
+  Result<int> lock_fd = -1;
+  if (!shared_store) lock_fd = LockDataDir(data_dir);
   if (!lock_fd.ok()) return Fail(lock_fd.status());
 
   SystemClock clock;
   RandomIdGenerator ids;
-  auto replica = ReplicaId(config, ids);
+  auto replica = ReplicaId(config, ids, shared_store);
   if (!replica.ok()) return Fail(replica.status());
 
   // The store: SQLite in the data dir, or a PostgreSQL database that replicas share
@@ -214,6 +227,7 @@ int Serve(const ServeConfig& config) {
   service::SchedulerOptions sched_options;
   sched_options.data_dir = data_dir;
   sched_options.owner = *replica;
+  sched_options.lease_duration = config.lease_seconds * kMicrosPerSecond;
   sched_options.max_concurrent_tasks = config.max_concurrent_tasks;
   service::Scheduler scheduler(**store, drivers, **executor, clock, sched_options);
 
@@ -283,7 +297,7 @@ int Serve(const ServeConfig& config) {
   (*executor)->Shutdown();
   state_sync.Stop();
   event_bus.Stop();
-  ::close(*lock_fd);
+  if (*lock_fd >= 0) ::close(*lock_fd);
   return 0;
 }
 
