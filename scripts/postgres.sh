@@ -37,17 +37,19 @@ is_running() {  # is_running DIR: true when the postmaster in DIR/data is alive
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
-port_in_use() {  # port_in_use PORT: a TCP socket listens on it (from /proc/net/tcp{,6})
+port_in_use() {  # port_in_use PORT: a TCP socket uses it locally (from /proc/net/tcp{,6})
   local hex
   hex=$(printf '%04X' "$1")
-  awk -v p=":$hex" 'NR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p {found=1}
+  awk -v p=":$hex" 'NR > 1 && substr($2, length($2) - 4) == p {found=1}
                     END {exit !found}' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
 free_port() {
   local p i
   for i in $(seq 200); do
-    p=$((20000 + RANDOM % 30000))
+    # Below the kernel's ephemeral range (32768-60999): an outgoing connection cannot take
+    # it between this check and the server's bind.
+    p=$((20000 + RANDOM % 12000))
     port_in_use "$p" || { echo "$p"; return 0; }
   done
   echo "no free port found" >&2

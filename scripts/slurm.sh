@@ -38,12 +38,14 @@ pid_alive() {  # pid_alive FILE: the process named by the pid file is alive (not
   [[ $state != Z && $state != X ]]
 }
 
-free_port() {  # a TCP port nobody listens on, avoiding $1 (the one already picked)
+free_port() {  # a TCP port no socket uses, avoiding $1 (the one already picked)
   local port
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
+    # Below the kernel's ephemeral range (32768-60999), so an outgoing connection cannot
+    # take it between this check and the daemon's bind.
+    port=$((20000 + RANDOM % 12000))
     [[ $port == "${1:-}" ]] && continue
-    if ! ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+    if ! ss -Htan "sport = :$port" 2>/dev/null | grep -q .; then
       echo "$port"
       return 0
     fi
@@ -141,7 +143,7 @@ wait_ready() {
   return 1
 }
 
-do_start() {
+start_daemons() {
   # Fresh ports unless slurmctld still runs on the old ones (the state dir is kept).
   if ! pid_alive "$dir/run/slurmctld.pid"; then
     stop_pid "$dir/run/slurmd.pid"  # a leftover would keep the old ports
@@ -156,6 +158,21 @@ do_start() {
   if ! pid_alive "$dir/run/slurmd.pid"; then
     (cd / && slurmd -N localhost)
   fi
+}
+
+do_start() {
+  # A daemon that could not bind its port (taken by someone else meanwhile) exits at once:
+  # start again on fresh ports, a few times.
+  for attempt in 1 2 3; do
+    start_daemons
+    sleep 0.3
+    if pid_alive "$dir/run/slurmctld.pid" && pid_alive "$dir/run/slurmd.pid"; then
+      break
+    fi
+    echo "slurm.sh: a daemon did not stay up (attempt $attempt); new ports" >&2
+    stop_pid "$dir/run/slurmd.pid"
+    stop_pid "$dir/run/slurmctld.pid"
+  done
   wait_ready
   print_env >"$dir/env"
   print_env
