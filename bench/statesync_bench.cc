@@ -44,19 +44,29 @@ bool Exec(sqlite3* db, const char* sql) {
   return true;
 }
 
-// Rows per second of batched durable inserts of `rows` rows of four integers.
-double InsertBaseline(const std::string& path, int rows, int batch) {
+// A fresh yardstick database at `path` (WAL, synchronous=FULL) with the table `create` makes;
+// `*insert` is `insert_sql` prepared. nullptr if it cannot be opened.
+sqlite3* OpenYardstick(const std::string& path, const char* create, const char* insert_sql,
+                       sqlite3_stmt** insert) {
   std::filesystem::remove(path);
   sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return 0;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return nullptr;
   Exec(db, "PRAGMA journal_mode=WAL");
   Exec(db, "PRAGMA synchronous=FULL");
-  Exec(db,
-       "CREATE TABLE events (seq INTEGER PRIMARY KEY, run INTEGER NOT NULL, task INTEGER NOT "
-       "NULL, state INTEGER NOT NULL, at INTEGER NOT NULL)");
+  Exec(db, create);
+  sqlite3_prepare_v2(db, insert_sql, -1, insert, nullptr);
+  return db;
+}
+
+// Rows per second of batched durable inserts of `rows` rows of four integers.
+double InsertBaseline(const std::string& path, int rows, int batch) {
   sqlite3_stmt* ins = nullptr;
-  sqlite3_prepare_v2(db, "INSERT INTO events (run, task, state, at) VALUES (?, ?, ?, ?)", -1,
-                     &ins, nullptr);
+  sqlite3* db = OpenYardstick(
+      path,
+      "CREATE TABLE events (seq INTEGER PRIMARY KEY, run INTEGER NOT NULL, task INTEGER NOT "
+      "NULL, state INTEGER NOT NULL, at INTEGER NOT NULL)",
+      "INSERT INTO events (run, task, state, at) VALUES (?, ?, ?, ?)", &ins);
+  if (db == nullptr) return 0;
   auto start = SteadyClock::now();
   for (int i = 0; i < rows;) {
     Exec(db, "BEGIN");
@@ -79,20 +89,16 @@ double InsertBaseline(const std::string& path, int rows, int batch) {
 // Rows per second of batched durable inserts of the `rows` events the state sync phase
 // applies (the same ids and fields), one row each.
 double InsertEventRows(const std::string& path, int runs, int tasks, int batch) {
-  std::filesystem::remove(path);
-  sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) return 0;
-  Exec(db, "PRAGMA journal_mode=WAL");
-  Exec(db, "PRAGMA synchronous=FULL");
-  Exec(db,
-       "CREATE TABLE events (seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL, task_id TEXT NOT "
-       "NULL, job_id TEXT NOT NULL, state INTEGER NOT NULL, exit_code INTEGER, start_time "
-       "INTEGER, end_time INTEGER, reason TEXT NOT NULL)");
   sqlite3_stmt* ins = nullptr;
-  sqlite3_prepare_v2(db,
-                     "INSERT INTO events (run_id, task_id, job_id, state, exit_code, start_time, "
-                     "end_time, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     -1, &ins, nullptr);
+  sqlite3* db = OpenYardstick(
+      path,
+      "CREATE TABLE events (seq INTEGER PRIMARY KEY, run_id TEXT NOT NULL, task_id TEXT NOT "
+      "NULL, job_id TEXT NOT NULL, state INTEGER NOT NULL, exit_code INTEGER, start_time "
+      "INTEGER, end_time INTEGER, reason TEXT NOT NULL)",
+      "INSERT INTO events (run_id, task_id, job_id, state, exit_code, start_time, end_time, "
+      "reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      &ins);
+  if (db == nullptr) return 0;
   SystemClock clock;
   int in_batch = 0, rows = 0;
   auto start = SteadyClock::now();
