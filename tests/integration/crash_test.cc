@@ -15,14 +15,6 @@
 namespace sluice::testing {
 namespace {
 
-int CountLines(const std::string& path, const std::string& needle) {
-  std::ifstream in(path);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) n += line.find(needle) != std::string::npos;
-  return n;
-}
-
 TEST(Crash, RunsGoOnAfterKill9AndNoFinishedTaskRunsAgain) {
   TempDir dir;
   ServerProcess server(dir.path());

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -210,6 +211,14 @@ std::string WaitForTerminal(const ServerProcess& server, const std::string& run_
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return state;
+}
+
+int CountLines(const std::string& path, const std::string& needle) {
+  std::ifstream in(path);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) n += line.find(needle) != std::string::npos;
+  return n;
 }
 
 std::vector<json> AllTasks(const ServerProcess& server, const std::string& run_id) {

@@ -81,5 +81,8 @@ std::string WaitForTerminal(const ServerProcess& server, const std::string& run_
                             double timeout_s = 60);
 // Every task of a run (following next_page_token).
 std::vector<json> AllTasks(const ServerProcess& server, const std::string& run_id);
+// The lines of the file at `path` that contain `needle` (0 if unreadable): e.g. how many
+// times a MOCK task did its work ("working for") according to its stdout.
+int CountLines(const std::string& path, const std::string& needle);
 
 }  // namespace sluice::testing

@@ -52,14 +52,6 @@ std::string FreshDatabase(const std::string& server_url, const std::string& name
   return server_url.substr(0, server_url.rfind('/') + 1) + name;
 }
 
-int CountLines(const std::string& path, const std::string& needle) {
-  std::ifstream in(path);
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) n += line.find(needle) != std::string::npos;
-  return n;
-}
-
 struct Scenario {
   std::string database;
   std::vector<std::string> extra_args;  // e.g. the executor
