@@ -9,7 +9,7 @@ BUILD_PKGS=(build-essential cmake ninja-build ccache pkg-config
 # PostgreSQL and a single-node Slurm are started by scripts/postgres.sh and scripts/slurm.sh
 # (under a temp dir, never the Debian default cluster or daemons).
 TEST_PKGS=(libgtest-dev libgmock-dev libbenchmark-dev curl sqlite3 procps
-  postgresql postgresql-client munge slurmctld slurmd slurm-client)
+  postgresql postgresql-client munge slurmctld slurmd slurm-client iproute2)
 BENCH_PKGS=(wrk nginx-light time python3)
 
 want=("${BUILD_PKGS[@]}")
