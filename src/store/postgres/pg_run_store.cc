@@ -14,6 +14,7 @@
 #include "store/postgres/pg_migrations.h"
 #include "store/postgres/pg_rows.h"
 #include "store/sqlite/row_codec.h"  // the JSON encodings of string maps and lists
+#include "store/sqlite/transition_rules.h"  // the state-change rules of a stored row
 
 namespace sluice::store::postgres {
 
@@ -149,21 +150,6 @@ std::string TextArray(const std::vector<std::string>& items) {
 
 PgParam StateParam(State s) { return PgParam::Int(static_cast<int64_t>(s)); }
 
-bool FillIfUnset(std::optional<Micros>& field, const std::optional<Micros>& value) {
-  if (field.has_value() || !value.has_value()) return false;
-  field = value;
-  return true;
-}
-
-bool IsEmptyOutputs(std::string_view outputs) { return outputs.empty() || outputs == "{}"; }
-
-Result<std::string> AppendLog(const std::string& logs, const std::string& line,
-                              std::string_view what) {
-  ASSIGN_OR_RETURN(std::vector<std::string> list, DecodeStringList(logs, what));
-  list.push_back(line);
-  return EncodeStringList(list, what);
-}
-
 struct RunRef {
   int64_t seq = 0;
   State state = State::kUnknown;
@@ -245,46 +231,24 @@ Status TransitionTaskOp(PgRunStore::Tx& tx, const TaskTransition& t, TransitionO
                    db.Exec(kTaskForTransition, {PgParam::Int(run->seq), PgParam::Text(t.task_id)}));
   if (row.rows() == 0) return NotFound("task " + name() + " not found");
   int64_t seq = row.Int(0, 0);
-  State from = StateOf(row.Int(0, 1));
-  std::string job_id = row.Text(0, 2);
-  std::optional<int64_t> exit_code = row.OptInt(0, 3);
-  std::optional<Micros> start = row.OptInt(0, 4);
-  std::optional<Micros> end = row.OptInt(0, 5);
-  std::string logs = row.Text(0, 6);
-  Micros updated_at = row.Int(0, 7);
-
-  bool changed = FillIfUnset(start, t.start_time);
-  changed |= FillIfUnset(end, t.end_time);
-  if (t.to == from) {
-    if (job_id.empty() && t.executor_job_id.has_value() && !t.executor_job_id->empty()) {
-      job_id = *t.executor_job_id;
-      changed = true;
-    }
-    if (!exit_code.has_value() && t.exit_code.has_value()) {
-      exit_code = *t.exit_code;
-      changed = true;
-    }
-    *out = TransitionOutcome{from, false};
-    if (!changed) return Status::Ok();
-    updated_at = std::max(updated_at, t.at);
-  } else {
-    if (!IsForwardTransition(from, t.to)) {
-      return FailedPrecondition("task " + name() + " cannot move from " +
-                                std::string(StateName(from)) + " to " +
-                                std::string(StateName(t.to)));
-    }
-    if (t.executor_job_id.has_value()) job_id = *t.executor_job_id;
-    if (t.exit_code.has_value()) exit_code = *t.exit_code;
-    if (t.system_log.has_value()) {
-      ASSIGN_OR_RETURN(logs, AppendLog(logs, *t.system_log, "tasks.system_logs"));
-    }
-    updated_at = t.at;
-    *out = TransitionOutcome{from, true};
-  }
+  sqlite::StoredTaskState state;
+  state.state = StateOf(row.Int(0, 1));
+  state.executor_job_id = row.Text(0, 2);
+  state.exit_code = row.OptInt(0, 3);
+  state.start_time = row.OptInt(0, 4);
+  state.end_time = row.OptInt(0, 5);
+  state.system_logs = row.Text(0, 6);
+  state.updated_at = row.Int(0, 7);
+  const State from = state.state;
+  ASSIGN_OR_RETURN(bool write, sqlite::ApplyTaskTransition(t, state, out));
+  if (!write) return Status::Ok();
   RETURN_IF_ERROR(db.Exec(kUpdateTask, {PgParam::Int(seq), StateParam(t.to),
-                                        PgParam::Int(updated_at), PgParam::TextOrNull(job_id),
-                                        PgParam::OptInt(exit_code), PgParam::OptInt(start),
-                                        PgParam::OptInt(end), PgParam::TextOrNull(logs)})
+                                        PgParam::Int(state.updated_at),
+                                        PgParam::TextOrNull(state.executor_job_id),
+                                        PgParam::OptInt(state.exit_code),
+                                        PgParam::OptInt(state.start_time),
+                                        PgParam::OptInt(state.end_time),
+                                        PgParam::TextOrNull(state.system_logs)})
                       .status());
   if (!out->changed) return Status::Ok();
   return InsertHistory(tx, run->seq, t.run_id, t.task_id, "TaskStateChanged", from, t.to, t.at,
@@ -519,49 +483,28 @@ Result<TransitionOutcome> PgRunStore::TransitionRun(const RunTransition& t) {
     ASSIGN_OR_RETURN(PgResult row, db.Exec(kRunForTransition, {PgParam::Text(t.run_id)}));
     if (row.rows() == 0) return NoSuchRun(t.run_id);
     int64_t seq = row.Int(0, 0);
-    State from = StateOf(row.Int(0, 1));
-    std::optional<Micros> start = row.OptInt(0, 2);
-    std::optional<Micros> end = row.OptInt(0, 3);
-    std::string outputs = row.Text(0, 4);
-    std::string logs = row.Text(0, 5);
-    Micros updated_at = row.Int(0, 6);
-    if (t.expected_from.has_value() && *t.expected_from != from) {
-      return Conflict("run " + Quote(t.run_id) + " is " + std::string(StateName(from)) +
-                      ", expected " + std::string(StateName(*t.expected_from)));
-    }
-    bool changed = FillIfUnset(start, t.start_time);
-    changed |= FillIfUnset(end, t.end_time);
-    if (t.to == from) {
-      if (IsEmptyOutputs(outputs) && t.outputs.has_value() && !IsEmptyOutputs(*t.outputs)) {
-        outputs = *t.outputs;
-        changed = true;
-      }
-      outcome = TransitionOutcome{from, false};
-      if (!changed) return Status::Ok();
-      updated_at = std::max(updated_at, t.at);
-    } else {
-      if (!IsForwardTransition(from, t.to)) {
-        return FailedPrecondition("run " + Quote(t.run_id) + " cannot move from " +
-                                  std::string(StateName(from)) + " to " +
-                                  std::string(StateName(t.to)));
-      }
-      if (t.outputs.has_value()) outputs = IsEmptyOutputs(*t.outputs) ? "" : *t.outputs;
-      if (t.system_log.has_value()) {
-        ASSIGN_OR_RETURN(logs, AppendLog(logs, *t.system_log, "runs.system_logs"));
-      }
-      updated_at = t.at;
-      outcome = TransitionOutcome{from, true};
-    }
+    sqlite::StoredRunState state;
+    state.state = StateOf(row.Int(0, 1));
+    state.start_time = row.OptInt(0, 2);
+    state.end_time = row.OptInt(0, 3);
+    state.outputs = row.Text(0, 4);
+    state.system_logs = row.Text(0, 5);
+    state.updated_at = row.Int(0, 6);
+    const State from = state.state;
+    ASSIGN_OR_RETURN(bool write, sqlite::ApplyRunTransition(t, state, &outcome));
+    if (!write) return Status::Ok();
     RETURN_IF_ERROR(db.Exec(kUpdateRun, {PgParam::Int(seq), StateParam(t.to),
-                                         PgParam::Int(updated_at), PgParam::OptInt(start),
-                                         PgParam::OptInt(end), PgParam::TextOrNull(outputs),
-                                         PgParam::TextOrNull(logs)})
+                                         PgParam::Int(state.updated_at),
+                                         PgParam::OptInt(state.start_time),
+                                         PgParam::OptInt(state.end_time),
+                                         PgParam::TextOrNull(state.outputs),
+                                         PgParam::TextOrNull(state.system_logs)})
                         .status());
     if (!outcome.changed) return Status::Ok();
     RETURN_IF_ERROR(InsertHistory(tx, seq, t.run_id, "", "RunStateChanged", from, t.to, t.at,
                                   t.reason));
     if (!IsTerminal(t.to)) return Status::Ok();
-    return AddRunToStats(db, seq, t.to, start, end.value_or(t.at), t.usage);
+    return AddRunToStats(db, seq, t.to, state.start_time, state.end_time.value_or(t.at), t.usage);
   }));
   return outcome;
 }

@@ -10,6 +10,7 @@
 #include "store/sqlite/outbox_ops.h"
 #include "store/sqlite/statements.h"
 #include "store/sqlite/stats_ops.h"
+#include "store/sqlite/transition_rules.h"
 
 namespace sluice::store::sqlite {
 namespace {
@@ -44,23 +45,6 @@ Status InsertHistory(Connection& db, int64_t run_seq, std::string_view run_id,
   PendingOutbox().Add(run_id, task_id, type_code, from, to, at, reason);
   return Status::Ok();
 }
-
-// `logs` is a stored JSON list ("" when empty); returns it with `line` appended.
-Result<std::string> AppendLog(const std::string& logs, const std::string& line,
-                              std::string_view what) {
-  ASSIGN_OR_RETURN(std::vector<std::string> list, DecodeStringList(logs, what));
-  list.push_back(line);
-  return EncodeStringList(list, what);
-}
-
-// start_time and end_time are set once: the first value given sticks.
-bool FillIfUnset(std::optional<Micros>& field, const std::optional<Micros>& value) {
-  if (field.has_value() || !value.has_value()) return false;
-  field = value;
-  return true;
-}
-
-bool IsEmptyOutputs(std::string_view outputs) { return outputs.empty() || outputs == "{}"; }
 
 struct RunSeqState {
   int64_t seq;
@@ -184,49 +168,24 @@ Status TransitionRunOp(Connection& db, const RunTransition& t, TransitionOutcome
   ASSIGN_OR_RETURN(bool found, row.Step());
   if (!found) return NoSuchRun(t.run_id);
   int64_t seq = row.ColumnInt(0);
-  State from = StateFromColumn(row.ColumnInt(1));
-  std::optional<Micros> start = row.ColumnOptionalInt(2);
-  std::optional<Micros> end = row.ColumnOptionalInt(3);
-  std::string outputs = row.ColumnText(4);
-  std::string logs = row.ColumnText(5);
-  Micros updated_at = row.ColumnInt(6);
-
-  if (t.expected_from.has_value() && *t.expected_from != from) {
-    return Conflict("run " + Quote(t.run_id) + " is " + std::string(StateName(from)) +
-                    ", expected " + std::string(StateName(*t.expected_from)));
-  }
-  bool changed = FillIfUnset(start, t.start_time);
-  changed |= FillIfUnset(end, t.end_time);
-  if (t.to == from) {
-    // Idempotent repeat: only fill in what the row still lacks; no history event.
-    if (IsEmptyOutputs(outputs) && t.outputs.has_value() && !IsEmptyOutputs(*t.outputs)) {
-      outputs = *t.outputs;
-      changed = true;
-    }
-    *out = TransitionOutcome{from, false};
-    if (!changed) return Status::Ok();
-    updated_at = std::max(updated_at, t.at);
-  } else {
-    if (!IsForwardTransition(from, t.to)) {
-      return FailedPrecondition("run " + Quote(t.run_id) + " cannot move from " +
-                                std::string(StateName(from)) + " to " +
-                                std::string(StateName(t.to)));
-    }
-    if (t.outputs.has_value()) outputs = IsEmptyOutputs(*t.outputs) ? "" : *t.outputs;
-    if (t.system_log.has_value()) {
-      ASSIGN_OR_RETURN(logs, AppendLog(logs, *t.system_log, "runs.system_logs"));
-    }
-    updated_at = t.at;
-    *out = TransitionOutcome{from, true};
-  }
+  StoredRunState state;
+  state.state = StateFromColumn(row.ColumnInt(1));
+  state.start_time = row.ColumnOptionalInt(2);
+  state.end_time = row.ColumnOptionalInt(3);
+  state.outputs = row.ColumnText(4);
+  state.system_logs = row.ColumnText(5);
+  state.updated_at = row.ColumnInt(6);
+  const State from = state.state;
+  ASSIGN_OR_RETURN(bool write, ApplyRunTransition(t, state, out));
+  if (!write) return Status::Ok();
   ASSIGN_OR_RETURN(Stmt update, db.Prepare(sql::kUpdateRun));
   RETURN_IF_ERROR(update.BindInt(1, seq));
   RETURN_IF_ERROR(update.BindInt(2, StateValue(t.to)));
-  RETURN_IF_ERROR(update.BindInt(3, updated_at));
-  RETURN_IF_ERROR(update.BindOptionalInt(4, start));
-  RETURN_IF_ERROR(update.BindOptionalInt(5, end));
-  RETURN_IF_ERROR(update.BindTextOrNull(6, outputs));
-  RETURN_IF_ERROR(update.BindTextOrNull(7, logs));
+  RETURN_IF_ERROR(update.BindInt(3, state.updated_at));
+  RETURN_IF_ERROR(update.BindOptionalInt(4, state.start_time));
+  RETURN_IF_ERROR(update.BindOptionalInt(5, state.end_time));
+  RETURN_IF_ERROR(update.BindTextOrNull(6, state.outputs));
+  RETURN_IF_ERROR(update.BindTextOrNull(7, state.system_logs));
   RETURN_IF_ERROR(update.Run());
   if (!out->changed) return Status::Ok();
   RETURN_IF_ERROR(
@@ -234,7 +193,7 @@ Status TransitionRunOp(Connection& db, const RunTransition& t, TransitionOutcome
                     t.reason));
   if (!IsTerminal(t.to)) return Status::Ok();
   // Entering a terminal state: the run joins the stats roll-ups in this transaction.
-  return AddRunToStatsOp(db, seq, t.to, start, end.value_or(t.at), t.usage);
+  return AddRunToStatsOp(db, seq, t.to, state.start_time, state.end_time.value_or(t.at), t.usage);
 }
 
 Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& cmd,
@@ -323,52 +282,26 @@ Status TransitionTaskIn(Connection& db, const TaskTransition& t, TransitionOutco
   }
   if (!found) return NotFound("task " + name() + " not found");
   int64_t seq = row.ColumnInt(0);
-  State from = StateFromColumn(row.ColumnInt(1));
-  std::string job_id = row.ColumnText(2);
-  std::optional<int64_t> exit_code = row.ColumnOptionalInt(3);
-  std::optional<Micros> start = row.ColumnOptionalInt(4);
-  std::optional<Micros> end = row.ColumnOptionalInt(5);
-  std::string logs = row.ColumnText(6);
-  Micros updated_at = row.ColumnInt(7);
-
-  bool changed = FillIfUnset(start, t.start_time);
-  changed |= FillIfUnset(end, t.end_time);
-  if (t.to == from) {
-    // Idempotent repeat: a late event may still add what an earlier one lacked.
-    if (job_id.empty() && t.executor_job_id.has_value() && !t.executor_job_id->empty()) {
-      job_id = *t.executor_job_id;
-      changed = true;
-    }
-    if (!exit_code.has_value() && t.exit_code.has_value()) {
-      exit_code = *t.exit_code;
-      changed = true;
-    }
-    *out = TransitionOutcome{from, false};
-    if (!changed) return Status::Ok();
-    updated_at = std::max(updated_at, t.at);
-  } else {
-    if (!IsForwardTransition(from, t.to)) {
-      return FailedPrecondition("task " + name() + " cannot move from " +
-                                std::string(StateName(from)) + " to " +
-                                std::string(StateName(t.to)));
-    }
-    if (t.executor_job_id.has_value()) job_id = *t.executor_job_id;
-    if (t.exit_code.has_value()) exit_code = *t.exit_code;
-    if (t.system_log.has_value()) {
-      ASSIGN_OR_RETURN(logs, AppendLog(logs, *t.system_log, "tasks.system_logs"));
-    }
-    updated_at = t.at;
-    *out = TransitionOutcome{from, true};
-  }
+  StoredTaskState state;
+  state.state = StateFromColumn(row.ColumnInt(1));
+  state.executor_job_id = row.ColumnText(2);
+  state.exit_code = row.ColumnOptionalInt(3);
+  state.start_time = row.ColumnOptionalInt(4);
+  state.end_time = row.ColumnOptionalInt(5);
+  state.system_logs = row.ColumnText(6);
+  state.updated_at = row.ColumnInt(7);
+  const State from = state.state;
+  ASSIGN_OR_RETURN(bool write, ApplyTaskTransition(t, state, out));
+  if (!write) return Status::Ok();
   ASSIGN_OR_RETURN(Stmt update, db.Prepare(sql::kUpdateTask));
   RETURN_IF_ERROR(update.BindInt(1, seq));
   RETURN_IF_ERROR(update.BindInt(2, StateValue(t.to)));
-  RETURN_IF_ERROR(update.BindInt(3, updated_at));
-  RETURN_IF_ERROR(update.BindTextOrNull(4, job_id));
-  RETURN_IF_ERROR(update.BindOptionalInt(5, exit_code));
-  RETURN_IF_ERROR(update.BindOptionalInt(6, start));
-  RETURN_IF_ERROR(update.BindOptionalInt(7, end));
-  RETURN_IF_ERROR(update.BindTextOrNull(8, logs));
+  RETURN_IF_ERROR(update.BindInt(3, state.updated_at));
+  RETURN_IF_ERROR(update.BindTextOrNull(4, state.executor_job_id));
+  RETURN_IF_ERROR(update.BindOptionalInt(5, state.exit_code));
+  RETURN_IF_ERROR(update.BindOptionalInt(6, state.start_time));
+  RETURN_IF_ERROR(update.BindOptionalInt(7, state.end_time));
+  RETURN_IF_ERROR(update.BindTextOrNull(8, state.system_logs));
   RETURN_IF_ERROR(update.BindInt(9, run->seq));
   RETURN_IF_ERROR(update.Run());
   if (!out->changed) return Status::Ok();
