@@ -110,7 +110,9 @@ void ExecutorConformanceTest::TearDown() {
 TaskSpec ExecutorConformanceTest::Spec(const std::string& task_id,
                                        std::vector<std::string> argv) const {
   TaskSpec spec;
-  spec.run_id = "conformance-run";
+  // Unique per test, like real run ids: executors may name jobs after (run, task), and a
+  // cluster shared by test runs still remembers the jobs of earlier ones.
+  spec.run_id = "conformance-" + std::filesystem::path(root_).filename().string();
   spec.task_id = task_id;
   spec.argv = std::move(argv);
   spec.work_dir = root_ + "/" + task_id;
@@ -212,9 +214,11 @@ TEST_P(ExecutorConformanceTest, SubmitOfStartedTaskRunsItOnceAcrossRestart) {
   ASSERT_TRUE(final_event.has_value());
   EXPECT_EQ(final_event->state, State::kComplete) << final_event->reason;
 
-  // A server that crashed between Submit and recording the job id submits again.
+  // A server that crashed between Submit and recording the job id submits again, telling
+  // the executor that the job may exist (as the scheduler's recovery does).
   StopExecutor();
   StartExecutor();
+  spec.may_exist = true;
   Result<std::string> after_restart = executor().Submit(spec);
   ASSERT_TRUE(after_restart.ok()) << after_restart.status().ToString();
   EXPECT_EQ(*after_restart, job->job_id);

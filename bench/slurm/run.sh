@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Slurm executor figures, side by side on one single-node Slurm started for the run
 # (scripts/slurm.sh, with 1,024 CPUs declared so 1,000 jobs run at once):
-#   (a) a plain loop of `sbatch` calls vs (b) SlurmExecutor::Submit of the same jobs:
+#   (a) a plain loop of `sbatch` calls vs (b) SlurmExecutor::Submit of the same jobs (A-B, B-A):
 #       jobs/s each and the ratio (goal >= 0.8)
 #   (c) 1,000 concurrent jobs tracked: squeue + sacct calls per second (goal <= 1)
 # Usage: bench/slurm/run.sh [JOBS_PER_ROUND] [TRACKED]   (defaults 300, 1000).
@@ -28,9 +28,9 @@ cleanup() {
 trap cleanup EXIT
 
 SLURM_NODE_CPUS=1024 SLURM_KILL_WAIT=2 scripts/slurm.sh start "$WORK/slurm" >/dev/null
-echo "== Slurm executor: $JOBS jobs x 2 rounds, then $TRACKED jobs tracked for 20 s"
+echo "== Slurm executor: $JOBS jobs x 4 rounds (A-B, B-A, A-B, B-A), then $TRACKED jobs tracked for 20 s"
 "$BUILD_DIR/bench/slurm_bench" --slurm-conf "$WORK/slurm/slurm.conf" --work-dir "$WORK/jobs" \
-  --jobs "$JOBS" --rounds 2 --concurrent "$TRACKED" --track-seconds 20 | tee bench/out/slurm.json
+  --jobs "$JOBS" --rounds 4 --concurrent "$TRACKED" --track-seconds 20 | tee bench/out/slurm.json
 python3 - bench/out/slurm.json <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -2,7 +2,8 @@
 //   (a) a plain loop of `sbatch` calls                       -> jobs/s
 //   (b) SlurmExecutor::Submit of the same jobs, one by one    -> jobs/s, and (b)/(a)
 //   (c) N concurrent jobs tracked by one executor for a while -> squeue+sacct calls/s
-// (a) and (b) alternate for --rounds rounds so that a drift in Slurm's speed hits both, and
+// (a) and (b) alternate for --rounds rounds, in A-B then B-A order, so that a drift in
+// Slurm's speed (it slows as ended jobs pile up in slurmctld's memory) hits both alike, and
 // each starts once the jobs of the one before have ended.
 // Prints one JSON object on stdout.
 #include <CLI/CLI.hpp>
@@ -178,13 +179,29 @@ int main(int argc, char** argv) {
     }
     for (int r = 0; r < rounds; ++r) {
       const std::string dir = root + "/round-" + std::to_string(r);
-      WaitForQuietCluster(runner, conf);
-      const double plain = PlainSbatchLoop(runner, conf, dir, jobs);
-      WaitForQuietCluster(runner, conf);
-      const int64_t sbatch_before = timer->sbatch_micros.load();
-      const double submit = ExecutorSubmits(**executor, dir, "task-", jobs);
-      const double sbatch_ms =
-          static_cast<double>(timer->sbatch_micros.load() - sbatch_before) / 1000.0 / jobs;
+      double plain = 0;
+      double submit = 0;
+      double sbatch_ms = 0;
+      auto run_plain = [&] {
+        WaitForQuietCluster(runner, conf);
+        plain = PlainSbatchLoop(runner, conf, dir, jobs);
+      };
+      auto run_executor = [&] {
+        WaitForQuietCluster(runner, conf);
+        const int64_t sbatch_before = timer->sbatch_micros.load();
+        submit = ExecutorSubmits(**executor, dir, "task-", jobs);
+        sbatch_ms =
+            static_cast<double>(timer->sbatch_micros.load() - sbatch_before) / 1000.0 / jobs;
+      };
+      // A-B, then B-A: slurmctld slows down as ended jobs pile up in its memory (MinJobAge),
+      // so whichever went second would always pay more.
+      if (r % 2 == 0) {
+        run_plain();
+        run_executor();
+      } else {
+        run_executor();
+        run_plain();
+      }
       std::fprintf(stderr,
                    "round %d: plain sbatch %.1f jobs/s (%.1f ms each), Submit %.1f jobs/s "
                    "(%.1f ms each, of which %.1f ms in sbatch)\n",

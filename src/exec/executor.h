@@ -43,6 +43,11 @@ struct TaskSpec {
   // Absolute directory for this task: the working directory and where `stdout`/`stderr`
   // (and executor bookkeeping files) are written. Created by the executor if missing.
   std::string work_dir;
+  // True when a Submit of this task may already have happened in a process that died before
+  // the job id was recorded (the scheduler's recovery of a task stored without a job id):
+  // the executor must look for that job before starting one. False on a task's first
+  // Submit, which an executor may then start without looking.
+  bool may_exist = false;
 };
 
 // Identifies a submitted job.

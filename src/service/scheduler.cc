@@ -391,7 +391,7 @@ Status Scheduler::ProcessRunOnce(const std::string& run_id) {
       exec::Resources resources;
       std::map<std::string, std::string> env;
       RETURN_IF_ERROR(DecodeLaunchSpec(task.launch_spec, &resources, &env));
-      RETURN_IF_ERROR(SubmitTask(run, task, resources, env));
+      RETURN_IF_ERROR(SubmitTask(run, task, resources, env, /*may_exist=*/true));
     }
   }
 
@@ -498,7 +498,7 @@ Status Scheduler::StartTasks(const store::RunRecord& run, std::vector<engine::Ta
       ReleaseSlot(run.id, plan.task_id);
       return created.status();
     }
-    Status st = SubmitTask(run, task, plan.resources, plan.env);
+    Status st = SubmitTask(run, task, plan.resources, plan.env, /*may_exist=*/false);
     if (!st.ok()) return st;
     tasks.push_back(std::move(task));
   }
@@ -519,7 +519,7 @@ Status Scheduler::StartTasks(const store::RunRecord& run, std::vector<engine::Ta
 
 Status Scheduler::SubmitTask(const store::RunRecord& run, const store::TaskRecord& task,
                              const exec::Resources& resources,
-                             const std::map<std::string, std::string>& env) {
+                             const std::map<std::string, std::string>& env, bool may_exist) {
   exec::TaskSpec spec;
   spec.run_id = run.id;
   spec.task_id = task.id;
@@ -529,6 +529,7 @@ Status Scheduler::SubmitTask(const store::RunRecord& run, const store::TaskRecor
   spec.env["SLUICE_TASK_ID"] = task.id;
   spec.resources = resources;
   spec.work_dir = RunService::TaskDir(options_.data_dir, run.id, task.id);
+  spec.may_exist = may_exist;
   std::error_code ec;
   std::filesystem::create_directories(spec.work_dir, ec);
   auto job = ec ? Result<std::string>(IoError("cannot create " + spec.work_dir + ": " +

@@ -83,8 +83,11 @@ class Scheduler final : public RunWaker {
   Status CancelTasks(const store::RunRecord& run, const std::vector<store::TaskRecord>& tasks);
   Status StartTasks(const store::RunRecord& run, std::vector<engine::TaskPlan> plans,
                     std::vector<store::TaskRecord>& tasks);
+  // `may_exist`: the task was stored by an earlier attempt and may have been submitted
+  // (see exec::TaskSpec::may_exist).
   Status SubmitTask(const store::RunRecord& run, const store::TaskRecord& task,
-                    const exec::Resources& resources, const std::map<std::string, std::string>& env);
+                    const exec::Resources& resources, const std::map<std::string, std::string>& env,
+                    bool may_exist);
   Result<std::vector<store::TaskRecord>> LoadTasks(const std::string& run_id);
   void Finish(const std::string& run_id);
   // The usage of a run that ends now, from its tasks (see RunUsage).

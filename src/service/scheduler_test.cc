@@ -200,6 +200,9 @@ TEST_F(SchedulerTest, RestartReattachesInsteadOfResubmitting) {
   StartScheduler();
   std::string id = Submit(R"({"tasks": 2, "parallelism": 2})");
   ASSERT_TRUE(WaitUntil([&] { return Started() == 2; }));
+  // A first submission: nothing to look for.
+  EXPECT_FALSE(executor_.started()[0].may_exist);
+  EXPECT_FALSE(executor_.started()[1].may_exist);
   ASSERT_TRUE(WaitUntil([&] {
     auto t = store_.GetTask(id, "task-2");
     return t.ok() && !t->executor_job_id.empty();
@@ -244,6 +247,8 @@ TEST_F(SchedulerTest, ARecordedButUnsubmittedTaskIsSubmittedAfterRestart) {
   EXPECT_EQ(executor_.started()[0].env.at("REGION"), "chr7");
   EXPECT_EQ(executor_.started()[0].resources.cpus, 4);
   EXPECT_EQ(executor_.started()[0].resources.memory_mb, 2048);
+  // ... and the executor is told that the job may exist already (its id was never stored).
+  EXPECT_TRUE(executor_.started()[0].may_exist);
   ASSERT_TRUE(executor_.Finish("run-crashed", "task-1", State::kComplete, 0).ok());
   ASSERT_TRUE(WaitUntil([&] { return RunState("run-crashed") == State::kComplete; }));
   EXPECT_EQ(Started(), 1u);

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <random>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -52,7 +51,7 @@ std::optional<std::string> RecordedJobId(const std::string& work_dir) {
   return id;
 }
 
-// Not durable on purpose: after a crash the script's job name finds the job again.
+// Not durable on purpose: after a crash the job's name finds it again (TaskSpec::may_exist).
 Status WriteJobIdFile(const std::string& work_dir, const std::string& job_id) {
   const std::string path = JoinPath(work_dir, kJobIdFile);
   const std::string tmp = path + ".tmp";
@@ -67,13 +66,9 @@ Status WriteJobIdFile(const std::string& work_dir, const std::string& job_id) {
   return Status::Ok();
 }
 
-// The batch script, durable before sbatch runs, with one fsync (half the cost of
-// write-to-temp + rename + directory fsync, and a submission is about one sbatch call
-// long): no rename is needed because a script torn by a crash was never submitted (sbatch
-// runs only after the fsync returned), so the lookup finds no job under its name and the
-// task is submitted afresh. On journaling file systems (ext4, xfs) the fsync of a new file
-// also commits its directory entry.
-Status WriteScriptDurably(const std::string& path, const std::string& content) {
+// The batch script. Not durable on purpose: the job is found again by its name, which
+// follows from the task (JobName), not from the script.
+Status WriteScript(const std::string& path, const std::string& content) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd.valid()) return ErrnoStatus(errno, "open " + path);
   size_t done = 0;
@@ -85,22 +80,7 @@ Status WriteScriptDurably(const std::string& path, const std::string& content) {
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd.get()) != 0) return ErrnoStatus(errno, "fsync " + path);
   return Status::Ok();
-}
-
-// "sluice-<task>-<8 hex>": readable in squeue, unique per submission attempt.
-std::string NewJobName(const std::string& task_id) {
-  std::string name = "sluice-";
-  for (char c : task_id.substr(0, 64)) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.';
-    name += ok ? c : '_';
-  }
-  std::random_device random;
-  char suffix[16];
-  std::snprintf(suffix, sizeof suffix, "-%08x", static_cast<unsigned>(random()));
-  return name + suffix;
 }
 
 std::string Join(const std::vector<std::string>& ids, size_t begin, size_t end) {
@@ -277,23 +257,21 @@ Result<std::string> SlurmExecutor::SubmitLocked(const TaskSpec& spec) {
     Track(JobRef{spec.run_id, spec.task_id, *id, dir});
     return *id;
   }
-  const std::string script_path = JoinPath(dir, kScriptFile);
-  if (Result<std::string> old_script = local::ReadFile(script_path); old_script.ok()) {
-    if (std::optional<std::string> name = JobNameFromScript(*old_script)) {
-      ASSIGN_OR_RETURN(std::optional<std::string> id, FindJobByName(*name));
-      if (id.has_value()) {
-        spdlog::info("slurm executor: task {}/{} was submitted as job {} before a restart",
-                     spec.run_id, spec.task_id, *id);
-        RETURN_IF_ERROR(WriteJobIdFile(dir, *id));
-        Track(JobRef{spec.run_id, spec.task_id, *id, dir});
-        return *id;
-      }
+  const std::string name = JobName(spec.run_id, spec.task_id);
+  if (spec.may_exist) {
+    ASSIGN_OR_RETURN(std::optional<std::string> id, FindJobByName(name));
+    if (id.has_value()) {
+      spdlog::info("slurm executor: task {}/{} was submitted as job {} before a restart",
+                   spec.run_id, spec.task_id, *id);
+      RETURN_IF_ERROR(WriteJobIdFile(dir, *id));
+      Track(JobRef{spec.run_id, spec.task_id, *id, dir});
+      return *id;
     }
   }
 
-  ASSIGN_OR_RETURN(std::string script, BatchScript(spec, NewJobName(spec.task_id)));
-  // Durable before sbatch: whoever comes next knows a job may exist.
-  RETURN_IF_ERROR(WriteScriptDurably(script_path, script));
+  const std::string script_path = JoinPath(dir, kScriptFile);
+  ASSIGN_OR_RETURN(std::string script, BatchScript(spec, name));
+  RETURN_IF_ERROR(WriteScript(script_path, script));
   std::vector<std::string> argv = {"sbatch",
                                    "--parsable",
                                    "--no-requeue",

@@ -18,13 +18,14 @@
 // exclusive flock on <work_dir>/slurm.lock, so concurrent Submits of one task (threads or
 // processes) run one at a time, then:
 //   1. <work_dir>/slurm_job_id exists: the task was submitted; that job is tracked.
-//   2. <work_dir>/slurm_job.sh exists but no job id: a submitter died between sbatch and
-//      recording the id, or sbatch failed. The script names the job (`#SBATCH --job-name`,
-//      unique per submission attempt); squeue, then sacct, are asked for a job of that name.
-//      If there is one, its id is recorded and tracked; otherwise the task was never
-//      submitted and goes on to 3.
-//   3. The script (new name) is written durably (fsync) BEFORE sbatch, the job id after.
-// The job id file itself need not be durable: the script is what a lookup starts from.
+//   2. TaskSpec::may_exist (the scheduler recovering a task stored without a job id: its
+//      submitter may have died between sbatch and recording the id): squeue, then sacct,
+//      are asked for a job with the task's name (JobName: the same for every Submit of the
+//      task). If there is one, its id is recorded and tracked.
+//   3. Otherwise the script is written and sbatch run, then the job id file written.
+// No file needs to be durable: the task's stored record (no job id yet) is what tells the
+// scheduler to pass may_exist, and the name follows from the task. A first Submit costs
+// one sbatch and no lookup.
 //
 // Cancel is `scancel <id>`: Slurm sends SIGTERM to all of the job's processes and SIGKILL
 // after the cluster's KillWait, which is therefore the cancel grace; the job ends CANCELLED.

@@ -128,7 +128,9 @@ class SlurmExecutorTest : public ::testing::Test {
 
   TaskSpec Spec(const std::string& task_id, std::vector<std::string> argv) {
     TaskSpec spec;
-    spec.run_id = "run";
+    // Unique per test, like real run ids: a job name follows from (run, task), and the
+    // test cluster remembers the jobs of earlier test runs.
+    spec.run_id = "run-" + std::filesystem::path(root_).filename().string();
     spec.task_id = task_id;
     spec.argv = std::move(argv);
     spec.work_dir = root_ + "/" + task_id;
@@ -164,8 +166,8 @@ TEST_F(SlurmExecutorTest, PollsAllTrackedJobsWithOneSqueuePerRound) {
   EXPECT_LT(counts.squeue, 100u);
 }
 
-// A server that died after sbatch but before recording the job id finds the job by the
-// name in its batch script instead of submitting the task again.
+// A server that died after sbatch but before recording the job id (even its id file, which
+// is not durable) finds the job by the task's job name instead of submitting it again.
 TEST_F(SlurmExecutorTest, SubmitAfterCrashBeforeRecordingJobIdFindsTheJob) {
   TaskSpec spec = Spec("lost-id", {"sh", "-c", "echo ran >> runs; sleep 1"});
   Result<std::string> id = executor_->Submit(spec);
@@ -176,6 +178,7 @@ TEST_F(SlurmExecutorTest, SubmitAfterCrashBeforeRecordingJobIdFindsTheJob) {
   RecordingEventSink sink;
   std::unique_ptr<SlurmExecutor> restarted = Make(sink);
   ASSERT_NE(restarted, nullptr);
+  spec.may_exist = true;
   Result<std::string> again = restarted->Submit(spec);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(*again, *id);
@@ -186,19 +189,29 @@ TEST_F(SlurmExecutorTest, SubmitAfterCrashBeforeRecordingJobIdFindsTheJob) {
   EXPECT_EQ(Slurp(spec.work_dir + "/runs"), "ran\n");
 }
 
-// A script that names a job Slurm never saw (sbatch failed or never ran) is submitted.
-TEST_F(SlurmExecutorTest, SubmitAfterFailedSbatchSubmitsAgain) {
+// A task that may have been submitted but was not (sbatch failed or never ran) is looked
+// up, not found, and submitted once.
+TEST_F(SlurmExecutorTest, SubmitOfTaskThatMayExistButDoesNotSubmitsIt) {
   TaskSpec spec = Spec("never-ran", {"sh", "-c", "echo ran >> runs"});
-  ASSERT_TRUE(local::MakeDirs(spec.work_dir).ok());
-  std::ofstream(spec.work_dir + "/slurm_job.sh")
-      << "#!/bin/sh\n#SBATCH --job-name=sluice-never-ran-deadbeef\nexec true\n";
+  spec.may_exist = true;
   Result<std::string> id = executor_->Submit(spec);
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   EXPECT_EQ(executor_->call_counts().sbatch, 1u);
+  EXPECT_GE(executor_->call_counts().squeue, 1u);
   std::optional<ExecutorEvent> e = sink_.WaitForFinal(spec.task_id, kTimeout);
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->state, State::kComplete) << e->reason;
   EXPECT_EQ(Slurp(spec.work_dir + "/runs"), "ran\n");
+}
+
+// The batch script names the job after the task (what the lookup after a crash finds).
+TEST_F(SlurmExecutorTest, JobIsNamedAfterTheTask) {
+  TaskSpec spec = Spec("named", {"true"});
+  Result<std::string> id = executor_->Submit(spec);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_THAT(Slurp(spec.work_dir + "/slurm_job.sh"),
+              ::testing::HasSubstr("--job-name=" + JobName(spec.run_id, spec.task_id) + "\n"));
+  ASSERT_TRUE(sink_.WaitForFinal(spec.task_id, kTimeout).has_value());
 }
 
 TEST_F(SlurmExecutorTest, PassesResourcesAndReportsTheNode) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <cstdio>
 #include <map>
 
 namespace sluice::exec::slurm {
@@ -240,7 +242,6 @@ bool IsShellName(std::string_view name) {
   return true;
 }
 
-constexpr std::string_view kJobNameDirective = "#SBATCH --job-name=";
 
 }  // namespace
 
@@ -249,9 +250,8 @@ Result<std::string> BatchScript(const TaskSpec& spec, std::string_view job_name)
     return InvalidArgument("argv: must name a program");
   }
   std::string script = "#!/bin/sh\n";
-  script += std::string(kJobNameDirective) + std::string(job_name) + "\n";
-  script += "# Sluice task " + spec.run_id + "/" + spec.task_id +
-            ". Written before sbatch: it marks a submission that may have happened.\n";
+  script += "#SBATCH --job-name=" + std::string(job_name) + "\n";
+  script += "# Sluice task " + spec.run_id + "/" + spec.task_id + "\n";
   for (const auto& [key, value] : spec.env) {
     if (!IsShellName(key)) {
       return InvalidArgument("env: '" + key + "' is not a valid variable name for a Slurm task");
@@ -264,13 +264,27 @@ Result<std::string> BatchScript(const TaskSpec& spec, std::string_view job_name)
   return script;
 }
 
-std::optional<std::string> JobNameFromScript(std::string_view script) {
-  for (std::string_view line : Lines(script)) {
-    if (line.starts_with(kJobNameDirective)) {
-      return std::string(line.substr(kJobNameDirective.size()));
-    }
+std::string JobName(std::string_view run_id, std::string_view task_id) {
+  std::string name = "sluice-";
+  for (char c : task_id.substr(0, 48)) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    name += ok ? c : '_';
   }
-  return std::nullopt;
+  // FNV-1a over "run\0task": stable across builds and hosts, unlike std::hash.
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  auto mix = [&hash](std::string_view bytes) {
+    for (unsigned char c : bytes) {
+      hash ^= c;
+      hash *= 0x100000001b3ULL;
+    }
+  };
+  mix(run_id);
+  mix(std::string_view("\0", 1));
+  mix(task_id);
+  char suffix[18];
+  std::snprintf(suffix, sizeof suffix, "-%016llx", static_cast<unsigned long long>(hash));
+  return name + suffix;
 }
 
 std::string SlurmTimeLimit(int64_t seconds) {

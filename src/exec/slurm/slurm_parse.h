@@ -71,12 +71,13 @@ std::optional<ExecutorEvent> EventForJob(const JobRef& ref, const SlurmJob& job)
 std::string ShellQuote(std::string_view text);
 
 // The batch script for `spec`: `#SBATCH --job-name=<job_name>`, an `export` per spec.env
-// entry and `exec` of argv (so the job's own exit status or signal is the task's). The
-// script doubles as the submission marker (see slurm_executor.h). kInvalidArgument for an
-// env name that is not a shell identifier.
+// entry and `exec` of argv (so the job's own exit status or signal is the task's).
+// kInvalidArgument for an env name that is not a shell identifier.
 Result<std::string> BatchScript(const TaskSpec& spec, std::string_view job_name);
-// The job name a batch script carries; nullopt if it has none.
-std::optional<std::string> JobNameFromScript(std::string_view script);
+// The Slurm job name of a task: "sluice-<task id, cut to 48 safe chars>-<16 hex digits of
+// a hash of run and task id>". The same for every Submit of the task, so that a job
+// submitted by a process that died before recording its id is found again by name.
+std::string JobName(std::string_view run_id, std::string_view task_id);
 
 // Slurm's --time value for a limit in seconds: whole minutes, rounded up (Slurm's unit).
 std::string SlurmTimeLimit(int64_t seconds);

@@ -199,6 +199,21 @@ TEST(SlurmParse, EventsForInfrastructureAndLimitStates) {
   EXPECT_FALSE(EventForJob(kRef, job).has_value());
 }
 
+TEST(SlurmParse, JobNameIsStablePerTaskAndDistinctAcrossTasks) {
+  const std::string name = JobName("run-1", "align/chr1");
+  EXPECT_EQ(name, JobName("run-1", "align/chr1"));
+  EXPECT_THAT(name, ::testing::StartsWith("sluice-align_chr1-"));
+  EXPECT_EQ(name.size(), std::string("sluice-align_chr1-").size() + 16);
+  EXPECT_NE(name, JobName("run-2", "align/chr1"));
+  EXPECT_NE(name, JobName("run-1", "align_chr1"));  // same readable part, other hash
+  // The split between run and task counts: ("ab", "c") is not ("a", "bc").
+  EXPECT_NE(JobName("ab", "c"), JobName("a", "bc"));
+  // A long task id is cut; the hash still tells tasks apart.
+  const std::string long_id(100, 'x');
+  EXPECT_EQ(JobName("r", long_id).size(), std::string("sluice-").size() + 48 + 17);
+  EXPECT_NE(JobName("r", long_id), JobName("r", long_id + "y"));
+}
+
 TEST(SlurmParse, BatchScriptQuotesAndExports) {
   TaskSpec spec;
   spec.run_id = "r";
@@ -210,8 +225,6 @@ TEST(SlurmParse, BatchScriptQuotesAndExports) {
   EXPECT_THAT(*script, HasSubstr("#SBATCH --job-name=sluice-t-0000abcd\n"));
   EXPECT_THAT(*script, HasSubstr("export GREETING='hello '\\''world'\\'''\n"));
   EXPECT_THAT(*script, HasSubstr("exec 'echo' 'it'\\''s' '$HOME' 'a b'\n"));
-  EXPECT_EQ(JobNameFromScript(*script), "sluice-t-0000abcd");
-  EXPECT_EQ(JobNameFromScript("#!/bin/sh\nexec true\n"), std::nullopt);
 
   spec.env["BAD-NAME"] = "x";
   EXPECT_EQ(BatchScript(spec, "n").status().code(), StatusCode::kInvalidArgument);
