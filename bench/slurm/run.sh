@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Slurm executor figures, side by side on one single-node Slurm started for the run
 # (scripts/slurm.sh, with 1,024 CPUs declared so 1,000 jobs run at once):
-#   (a) a plain loop of `sbatch` calls vs (b) SlurmExecutor::Submit of the same jobs (A-B, B-A):
+#   (a) a plain loop of `sbatch` calls vs (b) SlurmExecutor::Submit of the same jobs (after a
+#       warm-up of the same number of sbatch calls; A-B, B-A, A-B, B-A; total time):
 #       jobs/s each and the ratio (goal >= 0.8)
 #   (c) 1,000 concurrent jobs tracked: squeue + sacct calls per second (goal <= 1)
 # Usage: bench/slurm/run.sh [JOBS_PER_ROUND] [TRACKED]   (defaults 300, 1000).

@@ -332,6 +332,14 @@ void Scheduler::ProcessRun(const std::string& run_id) {
 
 Status Scheduler::ProcessRunOnce(const std::string& run_id) {
   ASSIGN_OR_RETURN(store::RunRecord run, store_.GetRun(run_id));
+  if (!IsTerminal(run.state) && !run.owner.empty() && run.owner != options_.owner) {
+    // Another replica claimed the run: this one stalled (paused, cut off) past its lease.
+    // The other drives it now; driving it here too could start its next steps twice.
+    spdlog::warn("run {}: claimed by {} after this replica's lease on it expired; letting go",
+                 run_id, run.owner);
+    Finish(run_id);
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(std::vector<store::TaskRecord> tasks, LoadTasks(run_id));
 
   if (IsTerminal(run.state) || run.state == State::kCanceling) {

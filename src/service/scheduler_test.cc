@@ -220,6 +220,27 @@ TEST_F(SchedulerTest, RestartReattachesInsteadOfResubmitting) {
   EXPECT_EQ(Started(), 2u);
 }
 
+TEST_F(SchedulerTest, ARunClaimedByAnotherReplicaAfterItsLeaseExpiredIsLetGo) {
+  StartScheduler();
+  std::string id = Submit(R"({"tasks": 2, "parallelism": 1})");
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 1; }));
+  // This replica stalled past its lease, and replica-b claimed the run meanwhile.
+  store::ClaimRequest claim;
+  claim.owner = "replica-b";
+  claim.now = clock_.Now() + 3600 * kMicrosPerSecond;
+  claim.lease_until = claim.now + 3600 * kMicrosPerSecond;
+  claim.include_owned = false;
+  auto taken = store_.ClaimRuns(claim);
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  ASSERT_EQ(taken->size(), 1u);
+  ASSERT_TRUE(executor_.Finish(id, "task-1", State::kComplete, 0).ok());
+  // The task's end is recorded, but the next task is replica-b's to start.
+  ASSERT_TRUE(WaitUntil([&] { return store_.GetTask(id, "task-1")->state == State::kComplete; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(Started(), 1u) << "a replica that lost its lease went on driving the run";
+  EXPECT_EQ(store_.GetRun(id)->owner, "replica-b");
+}
+
 TEST_F(SchedulerTest, ARecordedButUnsubmittedTaskIsSubmittedAfterRestart) {
   // State left by a crash between CreateTask and Submit.
   store::NewRun nr;

@@ -86,8 +86,16 @@ std::string QuoteIdent(pg_conn* conn, const std::string& name) {
 }  // namespace
 
 Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& url, const std::string& schema) {
-  const char* keys[] = {"dbname", "application_name", nullptr};
-  const char* values[] = {url.c_str(), "sluice", nullptr};
+  // Defaults first: a parameter in the URL (expanded from "dbname") overrides them.
+  // Keepalives notice a server or network that died under an open connection within about
+  // 10 s instead of the kernel's 2 hours; idle_in_transaction_session_timeout makes the server
+  // end a transaction whose client vanished between statements, so that the row locks it
+  // held (a claim's FOR UPDATE) do not hide those runs from the other replicas' claims.
+  const char* keys[] = {"application_name", "keepalives",     "keepalives_idle",
+                        "keepalives_interval", "keepalives_count", "options",
+                        "dbname",           nullptr};
+  const char* values[] = {"sluice", "1", "5", "2", "3",
+                          "-c idle_in_transaction_session_timeout=2000", url.c_str(), nullptr};
   pg_conn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (conn == nullptr) return Unavailable("postgres: out of memory connecting");
   if (PQstatus(conn) != CONNECTION_OK) {

@@ -815,9 +815,14 @@ Result<std::vector<RunRecord>> PgRunStore::ClaimRuns(const ClaimRequest& req) {
 
 Status PgRunStore::RenewLeases(std::string_view owner, Micros lease_until) {
   if (owner.empty()) return InvalidArgument("lease owner must not be empty");
-  return InTransaction([&](Tx& tx) {
-    return tx.db.Exec(kRenewLeases, {PgParam::Text(owner), PgParam::Int(lease_until)}).status();
-  });
+  // One statement, no BEGIN/COMMIT round trips: a replica that dies mid-renewal leaves no
+  // transaction holding row locks on its runs (claims skip locked rows).
+  return InTransaction(
+      [&](Tx& tx) {
+        return tx.db.Exec(kRenewLeases, {PgParam::Text(owner), PgParam::Int(lease_until)})
+            .status();
+      },
+      /*retry_unique=*/false, /*single_statement=*/true);
 }
 
 }  // namespace sluice::store::postgres

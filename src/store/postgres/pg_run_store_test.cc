@@ -164,6 +164,27 @@ TEST(PgRunStore, ClaimingMoreWorkSkipsARunLockedByAnotherTransaction) {
   EXPECT_EQ(got[0].id, "r1");
 }
 
+// A replica whose host or network died inside a transaction cannot hide runs for long: the
+// server ends a transaction left idle (idle_in_transaction_session_timeout, 2 s, set by
+// every Sluice connection), and its row locks go with it.
+TEST(PgRunStore, ALockHeldByAVanishedClientsTransactionIsReleased) {
+  std::string schema = FreshSchema();
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<RunStore> store, MakeStore(schema));
+  ASSERT_OK(store->CreateRun(MakeRun("r1", 100)));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<PgConn> vanished, PgConn::Connect(TestUrl(), schema));
+  ASSERT_OK(vanished->ExecScript("BEGIN; SELECT 1 FROM runs WHERE id = 'r1' FOR UPDATE"));
+  // The client sends nothing more, as if its machine were gone.
+  ASSERT_OK_AND_ASSIGN(std::vector<RunRecord> got, store->ClaimRuns(Claim("b", 2000, false)));
+  EXPECT_TRUE(got.empty()) << "r1 is locked: skipped";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (got.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_OK_AND_ASSIGN(got, store->ClaimRuns(Claim("b", 2000, false)));
+  }
+  ASSERT_EQ(got.size(), 1u) << "the lock outlived the transaction's client";
+  EXPECT_EQ(got[0].id, "r1");
+}
+
 TEST(PgRunStore, StartUpClaimWaitsForALockedOwnRunInsteadOfSkippingIt) {
   std::string schema = FreshSchema();
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<RunStore> store, MakeStore(schema));
