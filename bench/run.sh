@@ -41,6 +41,14 @@ wrk_rps() {  # wrk_rps URL -> requests/second
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 
+# ext4 without a journal (as on these machines) will not reuse an inode deleted in the last
+# 30-35 s: each new file or directory then scans past the recently deleted ones, and file
+# creation gets several times slower right after a mass deletion, such as a previous bench's
+# clean-up (POST p50 went from 3.7 to 7.3 ms). Sluice creates a run's task dirs and files;
+# the SQLite yardstick creates none. Let such deletions age out before measuring.
+sync
+sleep "${SETTLE_SECONDS:-40}"
+
 MOCK='{"workflow_type":"MOCK","workflow_type_version":"1.0","workflow_url":"mock://bench","workflow_params":{"tasks":1,"task_seconds":0}}'
 
 echo "== 1. GET /runs/{id}/status vs nginx static file (wrk -t2 -c32 -d${DURATION}s)"

@@ -19,8 +19,12 @@ Status GroupCommitWriter::Step(const char* static_sql) {
   return stmt.Run();
 }
 
-GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Connection> db, int max_batch)
-    : db_(std::move(db)), max_batch_(max_batch < 1 ? 1 : max_batch), thread_([this] { Loop(); }) {}
+GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Connection> db, int max_batch, Sync sync)
+    : db_(std::move(db)),
+      max_batch_(max_batch < 1 ? 1 : max_batch),
+      sync_(std::move(sync)),
+      sync_thread_(sync_ ? std::thread([this] { SyncLoop(); }) : std::thread()),
+      thread_([this] { Loop(); }) {}
 
 GroupCommitWriter::~GroupCommitWriter() {
   {
@@ -29,6 +33,13 @@ GroupCommitWriter::~GroupCommitWriter() {
   }
   cv_.notify_all();
   thread_.join();
+  // The writer thread is done: whatever it committed is queued for the sync thread.
+  {
+    MutexLock lock(sync_mu_);
+    sync_stopping_ = true;
+  }
+  sync_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
 }
 
 Status GroupCommitWriter::Submit(Write write) {
@@ -61,10 +72,12 @@ WriterStats GroupCommitWriter::stats() const {
   return WriterStats{transactions_.load(), writes_.load()};
 }
 
-void GroupCommitWriter::SetCommitHooks(CommitCheck check, std::function<void()> after) {
+void GroupCommitWriter::SetCommitHooks(CommitCheck check, std::function<void()> committed,
+                                       std::function<void()> after) {
   std::shared_ptr<const CommitHooks> hooks;
   if (check) {
-    hooks = std::make_shared<const CommitHooks>(CommitHooks{std::move(check), std::move(after)});
+    hooks = std::make_shared<const CommitHooks>(
+        CommitHooks{std::move(check), std::move(committed), std::move(after)});
   }
   MutexLock lock(mu_);
   hooks_ = std::move(hooks);
@@ -113,24 +126,74 @@ void GroupCommitWriter::Loop() {
       hooks = hooks_;
     }
     bool notify = false;
-    std::vector<Status> results = RunBatch(batch, hooks.get(), &notify);
-    if (notify && hooks->after) {
-      try {
-        hooks->after();
-      } catch (...) {
-        spdlog::error("run store: the commit hook threw");
+    Committed done;
+    done.results = RunBatch(batch, hooks.get(), &notify);
+    if (notify) {
+      if (hooks->committed) {
+        try {
+          hooks->committed();
+        } catch (...) {
+          spdlog::error("run store: the commit hook threw");
+        }
       }
+      done.hooks = hooks;
     }
-    // After the COMMIT and outside the mutex. A throwing callback is a bug in its caller, but
-    // it must not take the writer thread (and every later write) down with it.
-    for (size_t i = 0; i < batch.size(); ++i) {
-      try {
-        batch[i].done(std::move(results[i]));
-      } catch (const std::exception& e) {
-        spdlog::error("run store: a write's completion threw: {}", e.what());
-      } catch (...) {
-        spdlog::error("run store: a write's completion threw a non-standard exception");
+    done.dones.reserve(batch.size());
+    for (Pending& p : batch) done.dones.push_back(std::move(p.done));
+    if (!sync_) {
+      Complete(done);  // the COMMIT synced
+      continue;
+    }
+    {
+      MutexLock lock(sync_mu_);
+      committed_.push_back(std::move(done));
+    }
+    sync_cv_.notify_one();
+  }
+}
+
+void GroupCommitWriter::SyncLoop() {
+  for (;;) {
+    std::deque<Committed> work;
+    {
+      MutexLock lock(sync_mu_);
+      lock.Wait(sync_cv_, [this]() NO_THREAD_SAFETY_ANALYSIS {
+        return sync_stopping_ || !committed_.empty();
+      });
+      if (committed_.empty()) return;  // stopping, nothing left
+      work.swap(committed_);
+    }
+    // Every batch in `work` had committed before this sync started: one sync covers them all.
+    Status st = sync_();
+    if (!st.ok()) spdlog::error("run store: committed writes not made durable: {}", st.ToString());
+    for (Committed& batch : work) {
+      if (!st.ok()) {
+        for (Status& r : batch.results) {
+          if (r.ok()) r = st.WithPrefix("making a committed write durable");
+        }
       }
+      Complete(batch);
+    }
+  }
+}
+
+void GroupCommitWriter::Complete(Committed& batch) {
+  if (batch.hooks != nullptr && batch.hooks->after) {
+    try {
+      batch.hooks->after();
+    } catch (...) {
+      spdlog::error("run store: the commit hook threw");
+    }
+  }
+  // Outside every mutex. A throwing callback is a bug in its caller, but it must not take a
+  // writer thread (and every later write) down with it.
+  for (size_t i = 0; i < batch.dones.size(); ++i) {
+    try {
+      batch.dones[i](std::move(batch.results[i]));
+    } catch (const std::exception& e) {
+      spdlog::error("run store: a write's completion threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("run store: a write's completion threw a non-standard exception");
     }
   }
 }

@@ -4,16 +4,26 @@
 // until the write is durable (Submit, built on the same queue). The thread takes everything
 // queued (up to max_batch) and runs it in one BEGIN IMMEDIATE ... COMMIT, each closure inside
 // its own SAVEPOINT: a closure that fails is rolled back alone and its caller gets its error,
-// the others commit. Completions run only after the COMMIT (a synced commit with
-// synchronous=FULL), so many concurrent writers share one fsync.
+// the others commit. Completions run only once the COMMIT is durable, so many concurrent
+// writers share one fsync.
 //
-// Completions run on the writer thread, outside the mutex, in submission order, right after
-// their batch: no promise, no extra thread hop. They delay the next batch, so they must be
-// short and must not block (post elsewhere if there is real work to do).
+// Durability comes one of two ways:
+//  - no `sync` function: the COMMIT itself syncs (synchronous=FULL); completions run on the
+//    writer thread right after it.
+//  - a `sync` function (the store's fdatasync of the WAL file, with synchronous=NORMAL): the
+//    COMMIT only writes the WAL, and a second thread runs `sync` and then the completions of
+//    every batch committed before `sync` started, while the writer thread goes on with the
+//    next batch. The fsync of one batch overlaps the work of the next. A commit is visible
+//    to readers up to one `sync` before it is durable; every completion (and the commit
+//    hooks' `after`) waits for it, so nobody is told of a write that is not durable.
+//
+// Completions run outside the mutex, in submission order. They delay the next batch (or
+// sync), so they must be short and must not block (post elsewhere if there is real work to
+// do); in particular a completion must not call Submit.
 //
 // Thread-safety: Submit/SubmitAsync may be called from any number of threads. The closures
 // run on the writer thread only, so they may use the write connection freely. The destructor
-// finishes the queued work (completions included), then joins the thread; a submission after
+// finishes the queued work (completions included), then joins the threads; a submission after
 // that starts fails with kUnavailable.
 #pragma once
 
@@ -46,7 +56,11 @@ class GroupCommitWriter {
   // or the transaction's kIo/kInternal error.
   using Done = std::function<void(Status)>;
 
-  GroupCommitWriter(std::unique_ptr<Connection> db, int max_batch);
+  // Makes a committed transaction durable (see above); kIo if it could not.
+  using Sync = std::function<Status()>;
+
+  // `sync` null: `db` must commit durably itself (synchronous=FULL).
+  GroupCommitWriter(std::unique_ptr<Connection> db, int max_batch, Sync sync = nullptr);
   ~GroupCommitWriter();
   GroupCommitWriter(const GroupCommitWriter&) = delete;
   GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
@@ -62,12 +76,14 @@ class GroupCommitWriter {
   WriterStats stats() const;
 
   // Commit hooks (the store's outbox listener). `check` runs on the writer thread inside each
-  // transaction just before its COMMIT; if it returns true, `after` runs once that COMMIT
-  // succeeded, on the writer thread outside the mutex, before the batch's completions. Both
-  // must be cheap and must not block. Null `check` clears the hooks. A batch already taken
-  // keeps the hooks it started with.
+  // transaction just before its COMMIT; if it returns true, `committed` runs on the writer
+  // thread once that COMMIT succeeded, and `after` once it is durable, outside the mutex,
+  // before the batch's completions (on the sync thread when there is a `sync`). All must be
+  // cheap and must not block. Null `check` clears the hooks. A batch already taken keeps the
+  // hooks it started with.
   using CommitCheck = std::function<bool(Connection&)>;
-  void SetCommitHooks(CommitCheck check, std::function<void()> after);
+  void SetCommitHooks(CommitCheck check, std::function<void()> committed,
+                      std::function<void()> after);
 
   // Write hooks (the store's outbox): `finish` runs after each write that succeeded, inside its
   // savepoint, and its error fails (and rolls back) that write; `abort` runs after each write
@@ -87,10 +103,20 @@ class GroupCommitWriter {
   };
   struct CommitHooks {
     CommitCheck check;
+    std::function<void()> committed;
     std::function<void()> after;
+  };
+  // A batch whose COMMIT returned, waiting for the sync thread.
+  struct Committed {
+    std::vector<Done> dones;
+    std::vector<Status> results;
+    std::shared_ptr<const CommitHooks> hooks;  // non-null: run hooks->after once durable
   };
 
   void Loop();
+  void SyncLoop();
+  // Runs the `after` hook (if any), then the completions, catching what they throw.
+  static void Complete(Committed& batch);
   // Runs one batch in one transaction; returns one Status per write. Sets *notify when
   // `hooks` asked for `after` to run (the COMMIT succeeded).
   std::vector<Status> RunBatch(std::vector<Pending>& batch, const CommitHooks* hooks,
@@ -112,9 +138,16 @@ class GroupCommitWriter {
   std::function<Status(Connection&)> finish_write_;
   std::function<void()> abort_write_;
 
+  const Sync sync_;
+  Mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::deque<Committed> committed_ GUARDED_BY(sync_mu_);
+  bool sync_stopping_ GUARDED_BY(sync_mu_) = false;
+
   std::atomic<int64_t> transactions_{0};
   std::atomic<int64_t> writes_{0};
-  std::thread thread_;  // last: started after everything above exists
+  std::thread sync_thread_;  // started (when there is a `sync`) before the writer thread
+  std::thread thread_;       // last: started after everything above exists
 };
 
 }  // namespace sluice::store::sqlite

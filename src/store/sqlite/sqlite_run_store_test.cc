@@ -308,6 +308,70 @@ TEST_F(SqliteRunStoreTest, AsyncCreateAfterShutdownStartsIsUnavailable) {
   EXPECT_EQ(seen.code(), StatusCode::kUnavailable);
 }
 
+// With a sync function (the store's WAL fdatasync), a write's completion waits for a sync
+// that started after its COMMIT; a failed sync fails the writes it was to make durable.
+TEST_F(SqliteRunStoreTest, WriterCompletesWritesOnlyOnceASyncCoveredThem) {
+  std::unique_ptr<Connection> conn;
+  {
+    Result<std::unique_ptr<Connection>> opened = Connection::Open(path_, ConnectionOptions{});
+    ASSERT_OK(opened);
+    conn = std::move(opened).value();
+  }
+  {
+    Status made = conn->Exec("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER)");
+    ASSERT_TRUE(made.ok()) << made.ToString();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  int syncs = 0;
+  Status sync_result;
+  auto writer = std::make_unique<GroupCommitWriter>(std::move(conn), 8, [&]() -> Status {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return release; });
+    ++syncs;
+    return sync_result;
+  });
+  std::atomic<int> completed{0};
+  Status first;
+  writer->SubmitAsync([](Connection& db) { return db.Exec("INSERT INTO t VALUES (1)"); },
+                      [&](Status st) {
+                        first = st;
+                        completed++;
+                      });
+  // Committed (a reader sees it) but not yet synced: nobody is told.
+  for (int i = 0; i < 500 && Query("SELECT count(*) FROM t") != std::vector<std::string>{"1"};
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(Query("SELECT count(*) FROM t"), std::vector<std::string>{"1"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(completed.load(), 0) << "completed before its commit was synced";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (int i = 0; i < 500 && completed.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ(completed.load(), 1);
+  EXPECT_TRUE(first.ok()) << first.ToString();
+
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    sync_result = IoError("disk gone");
+  }
+  Status second = writer->Submit([](Connection& db) { return db.Exec("INSERT INTO t VALUES (2)"); });
+  EXPECT_EQ(second.code(), StatusCode::kIo);
+  EXPECT_NE(second.ToString().find("disk gone"), std::string::npos) << second.ToString();
+  // A failing write is reported as itself, not as the sync's failure.
+  Status third = writer->Submit([](Connection&) { return InvalidArgument("bad write"); });
+  EXPECT_EQ(third.code(), StatusCode::kInvalidArgument);
+  writer.reset();
+  EXPECT_GE(syncs, 2);
+}
+
 TEST_F(SqliteRunStoreTest, MaxBatchSizeSplitsTransactions) {
   SqliteOptions options;
   options.max_batch_size = 16;
