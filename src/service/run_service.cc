@@ -340,6 +340,21 @@ Result<RunEventListPage> RunService::ListHistory(std::string_view run_id, int64_
   return out;
 }
 
+Result<AuditPage> RunService::ListAudit(std::string_view run_id, int64_t page_size,
+                                        std::string_view page_token) {
+  ASSIGN_OR_RETURN(PageRequest req, ParsePage(page_size, page_token, options_.limits,
+                                              options_.limits.default_task_page_size));
+  store::HistoryQuery q;
+  q.run_id = std::string(run_id);
+  q.page_size = req.size;
+  q.after_seq = req.cursor;
+  ASSIGN_OR_RETURN(store::HistoryPage page, store_.ListHistory(q));
+  AuditPage out;
+  out.changes = std::move(page.events);
+  if (page.next_after_seq) out.next_page_token = EncodePageToken(*page.next_after_seq);
+  return out;
+}
+
 Result<store::TaskRecord> RunService::GetTask(std::string_view run_id, std::string_view task_id) {
   return store_.GetTask(run_id, task_id);
 }

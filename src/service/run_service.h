@@ -84,6 +84,11 @@ struct RunEventListPage {
   std::string next_page_token;
 };
 
+struct AuditPage {
+  std::vector<store::HistoryEvent> changes;
+  std::string next_page_token;
+};
+
 struct Limits {
   int default_page_size = 20;       // runs
   int default_task_page_size = 100;
@@ -146,6 +151,12 @@ class RunService {
   // like tasks. The engine's replay inputs are not part of it. kNotFound for an unknown run.
   Result<RunEventListPage> ListHistory(std::string_view run_id, int64_t page_size,
                                        std::string_view page_token);
+  // The run's audit trail: every state change of the run and of its tasks, task creations
+  // and tag changes, each with its time and reason, as the store recorded them in the
+  // transaction of the change; oldest first, paginated like tasks. kNotFound for an unknown
+  // run.
+  Result<AuditPage> ListAudit(std::string_view run_id, int64_t page_size,
+                              std::string_view page_token);
   // Path of a task's captured "stdout" or "stderr". kNotFound if the task or file is absent.
   Result<std::string> TaskLogPath(std::string_view run_id, std::string_view task_id,
                                   std::string_view stream);

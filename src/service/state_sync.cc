@@ -25,6 +25,16 @@ store::TaskTransition TransitionFor(const exec::ExecutorEvent& e, Micros now) {
   t.to = e.state;
   t.at = now;
   t.reason = e.reason;
+  if (t.reason.empty()) {
+    // Every history entry says why (the audit trail); executors leave the obvious unsaid.
+    if (e.state == State::kRunning) {
+      t.reason = e.job_id.empty() ? "started" : "job " + e.job_id + " started";
+    } else if (e.exit_code.has_value()) {
+      t.reason = "exit code " + std::to_string(*e.exit_code);
+    } else {
+      t.reason = "reported " + std::string(StateName(e.state)) + " by the executor";
+    }
+  }
   if (!e.job_id.empty()) t.executor_job_id = e.job_id;
   t.exit_code = e.exit_code;
   t.start_time = e.start_time;

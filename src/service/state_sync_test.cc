@@ -273,7 +273,25 @@ TEST_F(StateSyncTest, NodeOfTheEventIsRecordedInHistoryAndSystemLogs) {
   for (const store::HistoryEvent& e : history->events) {
     if (e.task_id == "t" && e.type == "TaskStateChanged") reasons.push_back(e.reason);
   }
-  EXPECT_EQ(reasons, (std::vector<std::string>{"on node node-7", "exit code 1 (on node node-7)"}));
+  EXPECT_EQ(reasons, (std::vector<std::string>{"job job-t started (on node node-7)",
+                                                "exit code 1 (on node node-7)"}));
+}
+
+// Every history entry says why, also when the executor gave no reason (a start, exit 0).
+TEST_F(StateSyncTest, EventsWithoutAReasonGetOneInHistory) {
+  CreateRun("r");
+  CreateTask("r", "t");
+  StateSync sync(*store_, clock_, StateSyncOptions{});
+  sync.ApplyNow({Event("r", "t", State::kRunning), Event("r", "t", State::kComplete)});
+  store::HistoryQuery query;
+  query.run_id = "r";
+  auto history = store_->ListHistory(query);
+  ASSERT_TRUE(history.ok()) << history.status().ToString();
+  std::vector<std::string> reasons;
+  for (const store::HistoryEvent& e : history->events) {
+    if (e.task_id == "t" && e.type == "TaskStateChanged") reasons.push_back(e.reason);
+  }
+  EXPECT_EQ(reasons, (std::vector<std::string>{"job job-t started", "exit code 0"}));
 }
 
 TEST_F(StateSyncTest, QueuedEventsReachTheListenerAfterTheyAreDurable) {

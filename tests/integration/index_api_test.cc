@@ -386,6 +386,58 @@ TEST(IndexApi, PatchTagsThenFilterAndDeleteEndedRuns) {
   HttpPost(server.wes() + "/runs/" + slow + "/cancel", "", "application/json");
 }
 
+// The audit trail: every state change of a run and its tasks, with time and reason, oldest
+// first, across pages; a tag change is part of it.
+TEST(IndexApi, AuditTrailListsEveryChangeOfARunAndItsTasksInOrder) {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  std::string id = SubmitMock(server, {{"tasks", 2}, {"parallelism", 1}, {"task_seconds", 0.01}});
+  ASSERT_EQ(WaitForTerminal(server, id), "COMPLETE");
+  const std::string runs = server.url() + "/api/v1/runs/";
+  ASSERT_EQ(Send("PATCH", runs + id, R"({"tags": {"stage": "done"}})").status, 200);
+
+  std::vector<json> changes;
+  std::string token;
+  int pages = 0;
+  do {
+    json page = GetJson(runs + id + "/audit?page_size=3" +
+                        (token.empty() ? "" : "&page_token=" + token));
+    for (const json& c : page["changes"]) changes.push_back(c);
+    token = page["next_page_token"].get<std::string>();
+    ASSERT_LT(++pages, 50);
+  } while (!token.empty());
+  ASSERT_GT(pages, 1);
+
+  std::vector<std::string> run_states;
+  std::map<std::string, std::vector<std::string>> task_states;
+  int64_t last_id = 0;
+  std::string last_time;
+  for (const json& c : changes) {
+    EXPECT_GT(c["id"].get<int64_t>(), last_id) << c.dump();
+    last_id = c["id"].get<int64_t>();
+    EXPECT_GE(c["timestamp"].get<std::string>(), last_time) << c.dump();
+    last_time = c["timestamp"].get<std::string>();
+    EXPECT_FALSE(c["reason"].get<std::string>().empty()) << c.dump();
+    if (c["type"] == "RunStateChanged") run_states.push_back(c["to"]);
+    if (c["type"] == "TaskStateChanged") task_states[c["task_id"]].push_back(c["to"]);
+  }
+  EXPECT_EQ(run_states,
+            (std::vector<std::string>{"QUEUED", "INITIALIZING", "RUNNING", "COMPLETE"}));
+  ASSERT_EQ(task_states.size(), 2u);
+  for (const auto& [task, states] : task_states) {
+    ASSERT_FALSE(states.empty()) << task;
+    EXPECT_EQ(states.back(), "COMPLETE") << task;
+    EXPECT_NE(std::find(states.begin(), states.end(), "RUNNING"), states.end()) << task;
+  }
+  EXPECT_EQ(changes.back()["type"], "TagsChanged");
+  EXPECT_NE(changes.back()["reason"].get<std::string>().find("stage=done"), std::string::npos)
+      << changes.back().dump();
+
+  EXPECT_EQ(HttpGet(runs + "nosuchrun/audit").status, 404);
+  EXPECT_EQ(HttpGet(runs + id + "/audit?page_size=-1").status, 400);
+  EXPECT_EQ(HttpGet(runs + id + "/audit?page_token=%21%21").status, 400);
+}
+
 TEST(IndexApi, EventStreamsFollowAndResumeWithoutGaps) {
   TempDir dir;
   ServerProcess server(dir.path());

@@ -51,6 +51,7 @@ void ListTasks(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&
 void GetTask(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 void GetTaskLog(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 void ListHistory(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
+void ListAudit(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);
 
 // The run index (index.cc): /api/v1/runs with filters, PATCH (tags), DELETE, /api/v1/stats.
 void ListRunsV1(ApiContext&, const HttpRequest&, const PathParams&, HttpResponse&);

@@ -16,6 +16,7 @@ std::vector<Route> ApiRoutes() {
       {M::kGet, "/ga4gh/wes/v1/service-info", &GetServiceInfo},
       {M::kGet, "/api/v1/runs/{}/tasks/{}/logs/{}", &GetTaskLog},
       {M::kGet, "/api/v1/runs/{}/history", &ListHistory},
+      {M::kGet, "/api/v1/runs/{}/audit", &ListAudit},
       {M::kGet, "/api/v1/runs", &ListRunsV1},
       {M::kPatch, "/api/v1/runs/{}", &PatchRun, /*blocking=*/true},
       {M::kDelete, "/api/v1/runs/{}", &DeleteRun, /*blocking=*/true},
