@@ -45,6 +45,7 @@ std::unique_ptr<Command> AddStatusCommand(CLI::App& parent);
 std::unique_ptr<Command> AddListCommand(CLI::App& parent);
 std::unique_ptr<Command> AddCancelCommand(CLI::App& parent);
 std::unique_ptr<Command> AddLogsCommand(CLI::App& parent);
+std::unique_ptr<Command> AddAuditCommand(CLI::App& parent);
 std::unique_ptr<Command> AddWatchCommand(CLI::App& parent);
 // In the `sluice` binary only: it links the whole server.
 std::unique_ptr<Command> AddServeCommand(CLI::App& parent);

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   commands.push_back(cli::AddListCommand(app));
   commands.push_back(cli::AddWatchCommand(app));
   commands.push_back(cli::AddLogsCommand(app));
+  commands.push_back(cli::AddAuditCommand(app));
   commands.push_back(cli::AddCancelCommand(app));
   commands.push_back(cli::AddAslCommand(app));
 

@@ -83,25 +83,35 @@ Result<Json> WesClient::ListTasks(std::string_view run_id, int64_t page_size,
   return Decode(http_.Get(RunPath(run_id) + "/tasks" + PageQuery(page_size, page_token)));
 }
 
-Result<std::vector<Json>> WesClient::ListAllTasks(std::string_view run_id) {
-  std::vector<Json> tasks;
+Result<std::vector<Json>> WesClient::CollectPages(const std::string& path, const char* field,
+                                                 const char* what) {
+  std::vector<Json> items;
   std::string token;
   for (int page = 0; page < kMaxPages; ++page) {
-    ASSIGN_OR_RETURN(Json response, ListTasks(run_id, 0, token));
-    auto logs = response.find("task_logs");
-    if (logs != response.end() && logs->is_array()) {
-      for (Json& task : *logs) tasks.push_back(std::move(task));
+    ASSIGN_OR_RETURN(Json response, Decode(http_.Get(path + PageQuery(0, token))));
+    auto rows = response.find(field);
+    if (rows != response.end() && rows->is_array()) {
+      for (Json& row : *rows) items.push_back(std::move(row));
     }
     auto next = response.find("next_page_token");
     if (next == response.end() || !next->is_string() || next->get<std::string>().empty()) {
-      return tasks;
+      return items;
     }
     if (next->get<std::string>() == token) {
       return Internal("server returned the same next_page_token twice");
     }
     token = next->get<std::string>();
   }
-  return Internal("too many pages of tasks");
+  return Internal(std::string("too many pages of ") + what);
+}
+
+Result<std::vector<Json>> WesClient::ListAllTasks(std::string_view run_id) {
+  return CollectPages(RunPath(run_id) + "/tasks", "task_logs", "tasks");
+}
+
+Result<std::vector<Json>> WesClient::ListAudit(std::string_view run_id) {
+  return CollectPages("/api/v1/runs/" + EscapeUrlComponent(run_id) + "/audit", "changes",
+                      "changes");
 }
 
 Result<std::string> WesClient::TaskLog(std::string_view run_id, std::string_view task_id,

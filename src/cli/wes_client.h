@@ -47,6 +47,9 @@ class WesClient {
   Result<Json> ListTasks(std::string_view run_id, int64_t page_size, std::string_view page_token);
   // Every task of a run, following next_page_token.
   Result<std::vector<Json>> ListAllTasks(std::string_view run_id);
+  // The run's whole audit trail (GET /api/v1/runs/{id}/audit, every page): its changes,
+  // oldest first.
+  Result<std::vector<Json>> ListAudit(std::string_view run_id);
   // The captured "stdout" or "stderr" of a task, as text.
   Result<std::string> TaskLog(std::string_view run_id, std::string_view task_id,
                               std::string_view stream);
@@ -54,6 +57,9 @@ class WesClient {
  private:
   // Checks the status and parses the body as JSON.
   Result<Json> Decode(Result<HttpResponse> response);
+  // GETs `path` page after page (page_token), collecting the array `field` of every page.
+  Result<std::vector<Json>> CollectPages(const std::string& path, const char* field,
+                                         const char* what);
 
   HttpClient& http_;
 };

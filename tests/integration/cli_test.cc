@@ -67,6 +67,22 @@ TEST(Cli, SubmitWatchStatusListLogs) {
   CmdResult logs = Sluice(server, "logs " + id + " task-2");
   EXPECT_EQ(logs.exit_code, 0);
   EXPECT_NE(logs.out.find("mock task 2/2: done"), std::string::npos) << logs.out;
+
+  CmdResult audit = Sluice(server, "audit " + id);
+  EXPECT_EQ(audit.exit_code, 0);
+  EXPECT_NE(audit.out.find("RUNNING -> COMPLETE"), std::string::npos) << audit.out;
+  EXPECT_NE(audit.out.find("task-2"), std::string::npos) << audit.out;
+  EXPECT_NE(audit.out.find("exit code 0"), std::string::npos) << audit.out;
+  CmdResult audit_json = Sluice(server, "audit --json " + id);
+  ASSERT_EQ(audit_json.exit_code, 0);
+  json changes = json::parse(audit_json.out, nullptr, false);
+  ASSERT_TRUE(changes.is_object()) << audit_json.out;
+  ASSERT_FALSE(changes["changes"].empty());
+  EXPECT_EQ(changes["changes"][0]["to"], "QUEUED");
+  EXPECT_EQ(changes["changes"].back()["to"], "COMPLETE");
+  const int unknown = Sluice(server, "audit nosuchrun").exit_code;
+  EXPECT_NE(unknown, 0);
+  EXPECT_EQ(unknown, Sluice(server, "status nosuchrun").exit_code) << "the same exit code as any unknown run";
 }
 
 TEST(Cli, ExitCodesTellScriptsWhatHappened) {
