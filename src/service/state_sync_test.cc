@@ -45,6 +45,21 @@ class StateSyncTest : public ::testing::Test {
     ASSERT_TRUE(store_->CreateRun(run).ok());
   }
 
+  // The reasons of the task's state changes in its run's history, oldest first.
+  std::vector<std::string> TaskHistoryReasons(const std::string& run_id,
+                                              const std::string& task_id) {
+    store::HistoryQuery query;
+    query.run_id = run_id;
+    auto history = store_->ListHistory(query);
+    EXPECT_TRUE(history.ok()) << history.status().ToString();
+    std::vector<std::string> reasons;
+    if (!history.ok()) return reasons;
+    for (const store::HistoryEvent& e : history->events) {
+      if (e.task_id == task_id && e.type == "TaskStateChanged") reasons.push_back(e.reason);
+    }
+    return reasons;
+  }
+
   void CreateTask(const std::string& run_id, const std::string& task_id,
                   const std::string& job_id = "") {
     store::TaskRecord task;
@@ -265,16 +280,9 @@ TEST_F(StateSyncTest, NodeOfTheEventIsRecordedInHistoryAndSystemLogs) {
   ASSERT_TRUE(task.ok());
   EXPECT_EQ(task->system_logs,
             (std::vector<std::string>{"running on node node-7", "exit code 1 (on node node-7)"}));
-  store::HistoryQuery query;
-  query.run_id = "r";
-  auto history = store_->ListHistory(query);
-  ASSERT_TRUE(history.ok()) << history.status().ToString();
-  std::vector<std::string> reasons;
-  for (const store::HistoryEvent& e : history->events) {
-    if (e.task_id == "t" && e.type == "TaskStateChanged") reasons.push_back(e.reason);
-  }
-  EXPECT_EQ(reasons, (std::vector<std::string>{"job job-t started (on node node-7)",
-                                                "exit code 1 (on node node-7)"}));
+  EXPECT_EQ(TaskHistoryReasons("r", "t"),
+            (std::vector<std::string>{"job job-t started (on node node-7)",
+                                      "exit code 1 (on node node-7)"}));
 }
 
 // Every history entry says why, also when the executor gave no reason (a start, exit 0).
@@ -283,15 +291,8 @@ TEST_F(StateSyncTest, EventsWithoutAReasonGetOneInHistory) {
   CreateTask("r", "t");
   StateSync sync(*store_, clock_, StateSyncOptions{});
   sync.ApplyNow({Event("r", "t", State::kRunning), Event("r", "t", State::kComplete)});
-  store::HistoryQuery query;
-  query.run_id = "r";
-  auto history = store_->ListHistory(query);
-  ASSERT_TRUE(history.ok()) << history.status().ToString();
-  std::vector<std::string> reasons;
-  for (const store::HistoryEvent& e : history->events) {
-    if (e.task_id == "t" && e.type == "TaskStateChanged") reasons.push_back(e.reason);
-  }
-  EXPECT_EQ(reasons, (std::vector<std::string>{"job job-t started", "exit code 0"}));
+  EXPECT_EQ(TaskHistoryReasons("r", "t"),
+            (std::vector<std::string>{"job job-t started", "exit code 0"}));
 }
 
 TEST_F(StateSyncTest, QueuedEventsReachTheListenerAfterTheyAreDurable) {
