@@ -195,13 +195,15 @@ void Scheduler::TickerLoop() {
       claim_requested_ = false;
     }
     for (const auto& run_id : due) WakeRun(run_id);
-    if (claim) {
-      Status st = ClaimAndAdopt(/*include_owned=*/false);
-      if (!st.ok()) spdlog::warn("scheduler: claim failed: {}", st.ToString());
-    }
+    // Renew before claiming: adopting a dead replica's runs (re-attaching each of their
+    // tasks) can take a while, and this replica's own leases must not wait behind it.
     if (renew) {
       Status st = store_.RenewLeases(options_.owner, clock_.Now() + options_.lease_duration);
       if (!st.ok()) spdlog::warn("scheduler: lease renewal failed: {}", st.ToString());
+    }
+    if (claim) {
+      Status st = ClaimAndAdopt(/*include_owned=*/false);
+      if (!st.ok()) spdlog::warn("scheduler: claim failed: {}", st.ToString());
     }
   }
 }
