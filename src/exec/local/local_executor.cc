@@ -16,7 +16,6 @@
 #include <utility>
 #include <vector>
 
-extern char** environ;
 
 namespace sluice::exec::local {
 namespace {
@@ -40,17 +39,6 @@ Status ValidateSpec(const TaskSpec& spec) {
   return ValidatePath(spec.work_dir);
 }
 
-// The server's environment with `overrides` applied.
-std::vector<std::string> MergedEnvironment(const std::map<std::string, std::string>& overrides) {
-  std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view kv(*e);
-    std::string key(kv.substr(0, kv.find('=')));
-    if (!overrides.contains(key)) env.emplace_back(kv);
-  }
-  for (const auto& [key, value] : overrides) env.push_back(key + "=" + value);
-  return env;
-}
 
 }  // namespace
 

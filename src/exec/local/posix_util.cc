@@ -198,6 +198,17 @@ int SetStdio(posix_spawn_file_actions_t* actions, int target, int source, int nu
 
 }  // namespace
 
+std::vector<std::string> MergedEnvironment(const std::map<std::string, std::string>& overrides) {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view kv(*e);
+    std::string key(kv.substr(0, kv.find('=')));
+    if (!overrides.contains(key)) env.emplace_back(kv);
+  }
+  for (const auto& [key, value] : overrides) env.push_back(key + "=" + value);
+  return env;
+}
+
 int Spawn(const SpawnRequest& request, pid_t* pid) {
   if (request.argv.empty()) return EINVAL;
   SpawnSetup setup;

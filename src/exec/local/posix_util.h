@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -94,5 +95,9 @@ struct SpawnRequest {
 // to default and its signal mask is emptied. Returns 0 and sets *pid, or an errno value
 // (exec failures such as ENOENT/EACCES are reported here by glibc).
 int Spawn(const SpawnRequest& request, pid_t* pid);
+
+// The calling process's environment with `overrides` applied, as "KEY=VALUE" strings (what
+// a task or a Slurm command is started with).
+std::vector<std::string> MergedEnvironment(const std::map<std::string, std::string>& overrides);
 
 }  // namespace sluice::exec::local

@@ -12,23 +12,13 @@
 
 #include "exec/local/posix_util.h"
 
-extern char** environ;
 
 namespace sluice::exec::slurm {
 
 using local::ErrnoStatus;
+using local::MergedEnvironment;
 using local::UniqueFd;
 
-std::vector<std::string> MergedEnvironment(const std::map<std::string, std::string>& overrides) {
-  std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view kv(*e);
-    std::string key(kv.substr(0, kv.find('=')));
-    if (!overrides.contains(key)) env.emplace_back(kv);
-  }
-  for (const auto& [key, value] : overrides) env.push_back(key + "=" + value);
-  return env;
-}
 
 Result<CommandResult> SubprocessRunner::Run(const std::vector<std::string>& argv,
                                             const std::map<std::string, std::string>& env,

@@ -42,7 +42,4 @@ class SubprocessRunner final : public CommandRunner {
                             const std::map<std::string, std::string>& env, Micros timeout) override;
 };
 
-// The calling process's environment with `overrides` applied, as "KEY=VALUE" strings.
-std::vector<std::string> MergedEnvironment(const std::map<std::string, std::string>& overrides);
-
 }  // namespace sluice::exec::slurm
