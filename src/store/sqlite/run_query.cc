@@ -196,8 +196,19 @@ Scan BuildScan(const RunListQuery& q, const Plan& plan, bool with_limit) {
     inner.push_back(seq + " < ?");
     b.push_back(Int(hi));
   }
-  std::string text = "SELECT " + QualifiedRunColumns(q.summary) + " FROM (SELECT " + seq + " AS s FROM " +
-                     from;
+  // Tag filters need only the seq, which every driver index holds: checked in the inner
+  // query, so that a run row is read only for a run that has the tags (with a user + state +
+  // tag filter, about half of what the driver yields would otherwise be read for nothing).
+  const std::string driver_seq = (plan.driver == Driver::kTag ? "run_tags." : "runs.") + seq;
+  for (size_t i = 0; i < f.tags.size(); ++i) {
+    if (plan.driver == Driver::kTag && static_cast<int>(i) == plan.tag) continue;
+    inner.push_back("EXISTS (SELECT 1 FROM run_tags AS x WHERE x.key = ? AND x.value = ? AND "
+                    "x.run_seq = " + driver_seq + ")");
+    b.push_back(Text(f.tags[i].first));
+    b.push_back(Text(f.tags[i].second));
+  }
+  std::string text = "SELECT " + QualifiedRunColumns(q.summary) + " FROM (SELECT " + seq +
+                     " AS s FROM " + from;
   for (size_t i = 0; i < inner.size(); ++i) text += (i == 0 ? " WHERE " : " AND ") + inner[i];
   const char* dir = desc ? " DESC" : " ASC";
   if (plan.driver != Driver::kName) {  // the name driver's rows are sorted in memory
@@ -207,7 +218,7 @@ Scan BuildScan(const RunListQuery& q, const Plan& plan, bool with_limit) {
   // LIMIT keeps the subquery a co-routine (not flattened into the join).
   text += " LIMIT -1) AS d CROSS JOIN runs ON runs.seq = d.s";
 
-  // Residual predicates: every filter the driver does not apply.
+  // Residual predicates: every other filter the driver does not apply.
   if (!f.states.empty() && !PerState(plan.driver)) {
     std::string in = "runs.state IN (";
     for (size_t i = 0; i < f.states.size(); ++i) {
@@ -224,14 +235,6 @@ Scan BuildScan(const RunListQuery& q, const Plan& plan, bool with_limit) {
   if (!f.workflow_type.empty() && plan.driver != Driver::kWorkflowType) {
     residual.push_back("runs.workflow_type = ?");
     b.push_back(Text(f.workflow_type));
-  }
-  for (size_t i = 0; i < f.tags.size(); ++i) {
-    if (plan.driver == Driver::kTag && static_cast<int>(i) == plan.tag) continue;
-    residual.push_back(
-        "EXISTS (SELECT 1 FROM run_tags AS x WHERE x.key = ? AND x.value = ? AND "
-        "x.run_seq = runs.seq)");
-    b.push_back(Text(f.tags[i].first));
-    b.push_back(Text(f.tags[i].second));
   }
   if (f.submitted_after) {
     residual.push_back("runs.submitted_at >= ?");
