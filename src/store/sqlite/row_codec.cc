@@ -1,6 +1,8 @@
 #include "store/sqlite/row_codec.h"
 
 #include <exception>
+#include <type_traits>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "common/json.h"
@@ -33,31 +35,81 @@ Result<std::string> EncodeStringList(const std::vector<std::string>& list, std::
   return Dump(Json(list), what);
 }
 
-Result<StringMap> DecodeStringMap(std::string_view text, std::string_view what) {
-  if (text.empty()) return StringMap();
-  Result<Json> j = ParseJson(text, what);
-  if (!j.ok()) return Corrupt(what, j.status().message());
-  if (!j->is_object()) return Corrupt(what, "not an object");
-  StringMap map;
-  for (auto& [key, value] : j->items()) {
-    if (!value.is_string()) return Corrupt(what, "value of " + key + " is not a string");
-    map.emplace(key, value.get<std::string>());
+namespace {
+
+// Reads a stored JSON object of strings (or array of strings) straight into `Out`, without
+// building a JSON document first: listings decode every row's tags, and the document was most
+// of that cost. Anything but the expected shape stops the parse with `error` set.
+template <typename Out>
+class StringsReader final : public nlohmann::json_sax<Json> {
+ public:
+  explicit StringsReader(Out* out) : out_(out) {}
+  std::string error;
+
+  bool null() override { return Fail("not a string"); }
+  bool boolean(bool) override { return Fail("not a string"); }
+  bool number_integer(number_integer_t) override { return Fail("not a string"); }
+  bool number_unsigned(number_unsigned_t) override { return Fail("not a string"); }
+  bool number_float(number_float_t, const string_t&) override { return Fail("not a string"); }
+  bool binary(binary_t&) override { return Fail("not a string"); }
+  bool string(string_t& value) override {
+    if (depth_ != 1) return Fail(kShape);
+    if constexpr (kIsMap) {
+      out_->insert_or_assign(std::move(key_), std::move(value));  // the last wins, as in JSON
+    } else {
+      out_->push_back(std::move(value));
+    }
+    return true;
   }
-  return map;
+  bool start_object(std::size_t) override {
+    return kIsMap && depth_++ == 0 ? true : Fail(kShape);
+  }
+  bool key(string_t& k) override {
+    key_ = std::move(k);
+    return true;
+  }
+  bool end_object() override { return --depth_, true; }
+  bool start_array(std::size_t) override {
+    return !kIsMap && depth_++ == 0 ? true : Fail(kShape);
+  }
+  bool end_array() override { return --depth_, true; }
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception& e) override {
+    return Fail("invalid JSON at byte " + std::to_string(position) + ": " + e.what());
+  }
+
+ private:
+  static constexpr bool kIsMap = std::is_same_v<Out, StringMap>;
+  static constexpr const char* kShape = kIsMap ? "not an object of strings"
+                                               : "not an array of strings";
+  bool Fail(std::string why) {
+    if (error.empty()) error = std::move(why);
+    return false;
+  }
+  Out* out_;
+  std::string key_;
+  int depth_ = 0;
+};
+
+template <typename Out>
+Result<Out> DecodeStrings(std::string_view text, std::string_view what) {
+  Out out;
+  if (text.empty()) return out;
+  StringsReader<Out> reader(&out);
+  if (!Json::sax_parse(text.begin(), text.end(), &reader) || !reader.error.empty()) {
+    return Corrupt(what, reader.error.empty() ? "invalid JSON" : reader.error);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<StringMap> DecodeStringMap(std::string_view text, std::string_view what) {
+  return DecodeStrings<StringMap>(text, what);
 }
 
 Result<std::vector<std::string>> DecodeStringList(std::string_view text, std::string_view what) {
-  if (text.empty()) return std::vector<std::string>();
-  Result<Json> j = ParseJson(text, what);
-  if (!j.ok()) return Corrupt(what, j.status().message());
-  if (!j->is_array()) return Corrupt(what, "not an array");
-  std::vector<std::string> list;
-  list.reserve(j->size());
-  for (const Json& item : *j) {
-    if (!item.is_string()) return Corrupt(what, "an element is not a string");
-    list.push_back(item.get<std::string>());
-  }
-  return list;
+  return DecodeStrings<std::vector<std::string>>(text, what);
 }
 
 Result<EncodedRequest> EncodeRequest(const RunRequest& request) {
