@@ -249,7 +249,7 @@ Status BulkImporter::Add(const ImportRun& in) {
   RETURN_IF_ERROR(run.BindText(7, r.workflow_engine));
   RETURN_IF_ERROR(run.BindText(8, r.workflow_engine_version));
   RETURN_IF_ERROR(run.BindTextOrNull(9, encoded.engine_params));
-  RETURN_IF_ERROR(run.BindTextOrNull(10, encoded.tags));
+  RETURN_IF_ERROR(run.BindBlobOrNull(10, encoded.tags_blob));
   RETURN_IF_ERROR(run.BindTextOrNull(11, encoded.attachments));
   RETURN_IF_ERROR(run.BindInt(12, nr.submitted_at));
   RETURN_IF_ERROR(run.BindInt(13, updated_at));

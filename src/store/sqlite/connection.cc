@@ -116,6 +116,8 @@ std::string_view Stmt::ColumnBlob(int col) const {
 
 bool Stmt::ColumnIsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
 
+bool Stmt::ColumnIsBlob(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_BLOB; }
+
 std::optional<int64_t> Stmt::ColumnOptionalInt(int col) const {
   if (ColumnIsNull(col)) return std::nullopt;
   return ColumnInt(col);

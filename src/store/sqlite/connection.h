@@ -63,6 +63,7 @@ class Stmt {
   // The bytes of a BLOB (or text) column, valid until the next Step/Reset; "" for NULL.
   std::string_view ColumnBlob(int col) const;
   bool ColumnIsNull(int col) const;
+  bool ColumnIsBlob(int col) const;
   int ColumnCount() const;
   std::optional<int64_t> ColumnOptionalInt(int col) const;
 

@@ -76,7 +76,7 @@ Result<std::vector<EndedRun>> ListEndedRunRows(Connection& db, const EndedRunQue
     r.id = stmt.ColumnText(1);
     r.end_time = stmt.ColumnInt(2);
     r.workflow_type = stmt.ColumnText(3);
-    ASSIGN_OR_RETURN(r.tags, DecodeStringMap(stmt.ColumnText(4), "runs.tags"));
+    ASSIGN_OR_RETURN(r.tags, ReadTags(stmt, 4));
     runs.push_back(std::move(r));
   }
   return runs;

@@ -26,41 +26,6 @@ constexpr char kOldestSeq[] = "SELECT first_seq FROM outbox ORDER BY first_seq L
 // The run as it is now rides along for subscribers' filters.
 constexpr char kRunForEvent[] = "SELECT state, user, workflow_type, tags FROM runs WHERE id = ?1";
 
-void PutVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-void PutString(std::string& out, std::string_view s) {
-  PutVarint(out, s.size());
-  out.append(s);
-}
-
-bool GetVarint(std::string_view& in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    auto byte = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool GetString(std::string_view& in, std::string* s) {
-  uint64_t n = 0;
-  if (!GetVarint(in, &n) || n > in.size()) return false;
-  s->assign(in.data(), n);
-  in.remove_prefix(n);
-  return true;
-}
-
 uint64_t ZigZag(int64_t v) {
   return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
 }
@@ -204,7 +169,7 @@ Result<std::vector<ChangeEvent>> ReadOutboxRows(Connection& db, int64_t after_se
         f.state = StateFromColumn(run.ColumnInt(0));
         f.user = run.ColumnText(1);
         f.workflow_type = run.ColumnText(2);
-        ASSIGN_OR_RETURN(f.tags, DecodeStringMap(run.ColumnText(3), "runs.tags"));
+        ASSIGN_OR_RETURN(f.tags, ReadTags(run, 3));
       }
     }
     if (!f.found) continue;

@@ -112,11 +112,70 @@ Result<std::vector<std::string>> DecodeStringList(std::string_view text, std::st
   return DecodeStrings<std::vector<std::string>>(text, what);
 }
 
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void PutString(std::string& out, std::string_view s) {
+  PutVarint(out, s.size());
+  out.append(s);
+}
+
+bool GetVarint(std::string_view& in, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    auto byte = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool GetString(std::string_view& in, std::string* s) {
+  uint64_t n = 0;
+  if (!GetVarint(in, &n) || n > in.size()) return false;
+  s->assign(in.data(), n);
+  in.remove_prefix(n);
+  return true;
+}
+
+std::string EncodeTags(const StringMap& tags) {
+  std::string out;
+  for (const auto& [key, value] : tags) {
+    PutString(out, key);
+    PutString(out, value);
+  }
+  return out;
+}
+
+Result<StringMap> ReadTags(const Stmt& stmt, int col) {
+  if (!stmt.ColumnIsBlob(col)) return DecodeStringMap(stmt.ColumnText(col), "runs.tags");
+  std::string_view in = stmt.ColumnBlob(col);
+  StringMap tags;
+  while (!in.empty()) {
+    std::string key, value;
+    if (!GetString(in, &key) || !GetString(in, &value)) {
+      return Corrupt("runs.tags", "a tag is cut short");
+    }
+    tags.insert_or_assign(tags.end(), std::move(key), std::move(value));
+  }
+  return tags;
+}
+
 Result<EncodedRequest> EncodeRequest(const RunRequest& request) {
   EncodedRequest e;
   ASSIGN_OR_RETURN(e.engine_params, EncodeStringMap(request.workflow_engine_parameters,
                                                     "workflow_engine_parameters"));
   ASSIGN_OR_RETURN(e.tags, EncodeStringMap(request.tags, "tags"));
+  e.tags_blob = EncodeTags(request.tags);
   ASSIGN_OR_RETURN(e.attachments, EncodeStringList(request.attachments, "workflow_attachment"));
   return e;
 }
@@ -139,7 +198,7 @@ Result<RunRecord> ReadRun(const Stmt& s) {
   r.request.workflow_engine_version = s.ColumnText(8);
   ASSIGN_OR_RETURN(r.request.workflow_engine_parameters,
                    DecodeStringMap(s.ColumnText(9), "runs.engine_params"));
-  ASSIGN_OR_RETURN(r.request.tags, DecodeStringMap(s.ColumnText(10), "runs.tags"));
+  ASSIGN_OR_RETURN(r.request.tags, ReadTags(s, 10));
   ASSIGN_OR_RETURN(r.request.attachments, DecodeStringList(s.ColumnText(11), "runs.attachments"));
   r.submitted_at = s.ColumnInt(12);
   r.updated_at = s.ColumnInt(13);
@@ -161,7 +220,7 @@ Result<RunRecord> ReadRunSummary(const Stmt& s) {
   r.id = s.ColumnText(1);
   r.state = StateFromColumn(s.ColumnInt(2));
   r.request.workflow_type = s.ColumnText(3);
-  ASSIGN_OR_RETURN(r.request.tags, DecodeStringMap(s.ColumnText(4), "runs.tags"));
+  ASSIGN_OR_RETURN(r.request.tags, ReadTags(s, 4));
   r.submitted_at = s.ColumnInt(5);
   r.updated_at = s.ColumnInt(6);
   r.start_time = s.ColumnOptionalInt(7);

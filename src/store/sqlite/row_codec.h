@@ -5,6 +5,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,10 +24,26 @@ Result<std::string> EncodeStringList(const std::vector<std::string>& list, std::
 Result<StringMap> DecodeStringMap(std::string_view text, std::string_view what);
 Result<std::vector<std::string>> DecodeStringList(std::string_view text, std::string_view what);
 
+// runs.tags: the pairs in key order, each key and value a varint length and its bytes, as a
+// blob; "" (stored as NULL) when empty. Listings read the tags of every row they return, and
+// decoding JSON text there was a fifth of a page's cost (0008_covering_index_tag_blobs.sql).
+std::string EncodeTags(const StringMap& tags);
+// The tags in column `col` of the current row: NULL, the blob above, or JSON text (how rows
+// written before 0008 hold them; they are not rewritten). kInternal if malformed.
+Result<StringMap> ReadTags(const Stmt& stmt, int col);
+
+// Varints (7 bits a byte, low first) and length-prefixed strings, for the store's blobs.
+void PutVarint(std::string& out, uint64_t v);
+void PutString(std::string& out, std::string_view s);
+// Each consumes what it reads from the front of `in`; false if `in` ends first.
+bool GetVarint(std::string_view& in, uint64_t* v);
+bool GetString(std::string_view& in, std::string* s);
+
 // The run's JSON columns, encoded once outside the writer thread.
 struct EncodedRequest {
   std::string engine_params;
-  std::string tags;
+  std::string tags;       // JSON (PostgreSQL)
+  std::string tags_blob;  // EncodeTags (SQLite)
   std::string attachments;
 };
 Result<EncodedRequest> EncodeRequest(const RunRequest& request);

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <string>
+
 namespace sluice::store::sqlite {
 namespace {
 
@@ -60,6 +63,40 @@ TEST(RowCodecTest, MalformedTextIsAnInternalErrorNamingTheColumn) {
   for (const char* text : {R"({"a":"b"})", R"(["a",["b"]])", R"(["a",2])", "[", "true"}) {
     Result<std::vector<std::string>> l = DecodeStringList(text, "tasks.cmd");
     EXPECT_FALSE(l.ok()) << text;
+  }
+}
+
+// ReadTags on `SELECT ?1` with `bytes` bound as a blob (or text).
+Result<StringMap> ReadTagsOf(std::string_view bytes, bool as_blob) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> db, Connection::Open(":memory:", {}));
+  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare("SELECT ?1"));
+  RETURN_IF_ERROR(as_blob ? stmt.BindBlobOrNull(1, bytes) : stmt.BindTextOrNull(1, bytes));
+  ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Internal("no row");
+  return ReadTags(stmt, 0);
+}
+
+TEST(RowCodecTest, TagsBlobRoundTripsAndOlderJsonTextStillReads) {
+  StringMap tags = {{"a", ""}, {"long", std::string(300, 'x')}, {"z\n", "\xC3\xA9"}};
+  std::string blob = EncodeTags(tags);
+  EXPECT_EQ(blob.substr(0, 3), std::string("\x01" "a" "\x00", 3));
+  Result<StringMap> back = ReadTagsOf(blob, true);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, tags);
+  Result<StringMap> json = ReadTagsOf(*EncodeStringMap(tags, "tags"), false);
+  ASSERT_TRUE(json.ok()) << json.status().ToString();
+  EXPECT_EQ(*json, tags);
+  EXPECT_EQ(EncodeTags({}), "");
+  EXPECT_TRUE(ReadTagsOf("", true)->empty());  // bound as NULL
+}
+
+TEST(RowCodecTest, ACutShortTagsBlobIsAnInternalError) {
+  std::string blob = EncodeTags({{"key", "value"}});
+  for (size_t n = 1; n < blob.size(); ++n) {
+    Result<StringMap> m = ReadTagsOf(blob.substr(0, n), true);
+    ASSERT_FALSE(m.ok()) << n;
+    EXPECT_EQ(m.status().code(), StatusCode::kInternal);
+    EXPECT_NE(m.status().message().find("runs.tags"), std::string::npos);
   }
 }
 

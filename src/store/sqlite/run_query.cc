@@ -100,6 +100,42 @@ std::string QualifiedRunColumns(bool summary) {
   return out;
 }
 
+// Residual predicates: every filter (but tags, checked in the index scan) that the driver does
+// not apply, in `out`, and their parameters, in order, in `binds`.
+void AppendResiduals(const RunFilter& f, const Plan& plan, std::vector<std::string>* out,
+                     std::vector<Bind>* binds) {
+  if (!f.states.empty() && !PerState(plan.driver)) {
+    std::string in = "runs.state IN (";
+    for (size_t i = 0; i < f.states.size(); ++i) {
+      in += i == 0 ? "?" : ", ?";
+      binds->push_back(Int(static_cast<int64_t>(f.states[i])));
+    }
+    out->push_back(in + ")");
+  }
+  if (!f.user.empty() && plan.driver != Driver::kUser && plan.driver != Driver::kUserState &&
+      plan.driver != Driver::kUserUpdated) {
+    out->push_back("runs.user = ?");
+    binds->push_back(Text(f.user));
+  }
+  if (!f.workflow_type.empty() && plan.driver != Driver::kWorkflowType) {
+    out->push_back("runs.workflow_type = ?");
+    binds->push_back(Text(f.workflow_type));
+  }
+  if (f.submitted_after) {
+    out->push_back("runs.submitted_at >= ?");
+    binds->push_back(Int(*f.submitted_after));
+  }
+  if (f.submitted_before) {
+    out->push_back("runs.submitted_at < ?");
+    binds->push_back(Int(*f.submitted_before));
+  }
+  if (!f.name_prefix.empty() && plan.driver != Driver::kName) {
+    out->push_back("substr(runs.name, 1, ?) = ?");
+    binds->push_back(Int(static_cast<int64_t>(f.name_prefix.size())));
+    binds->push_back(Text(f.name_prefix));
+  }
+}
+
 // Builds the scan for `plan`: an inner query walks the driving index alone (covering: it
 // reads only the index) in sort order, as a co-routine the outer query joins to runs by
 // rowid and filters with the residual predicates. The outer query has no ORDER BY, so SQLite
@@ -207,10 +243,24 @@ Scan BuildScan(const RunListQuery& q, const Plan& plan, bool with_limit) {
     b.push_back(Text(f.tags[i].first));
     b.push_back(Text(f.tags[i].second));
   }
+  const char* dir = desc ? " DESC" : " ASC";
+  if (plan.driver == Driver::kUserState && q.summary) {
+    // runs_by_user_state covers a listing's columns (0008): one search of the index, no join.
+    std::vector<std::string> all = inner;
+    AppendResiduals(f, plan, &all, &b);
+    std::string text = "SELECT " + QualifiedRunColumns(q.summary) + " FROM " + from;
+    for (size_t i = 0; i < all.size(); ++i) text += (i == 0 ? " WHERE " : " AND ") + all[i];
+    text += std::string(" ORDER BY seq") + dir;
+    if (with_limit) {
+      text += " LIMIT ?";
+      b.push_back(Int(int64_t{q.page_size} + 1));
+    }
+    scan.sql = std::move(text);
+    return scan;
+  }
   std::string text = "SELECT " + QualifiedRunColumns(q.summary) + " FROM (SELECT " + seq +
                      " AS s FROM " + from;
   for (size_t i = 0; i < inner.size(); ++i) text += (i == 0 ? " WHERE " : " AND ") + inner[i];
-  const char* dir = desc ? " DESC" : " ASC";
   if (plan.driver != Driver::kName) {  // the name driver's rows are sorted in memory
     text += updated ? std::string(" ORDER BY updated_at") + dir + ", seq" + dir
                     : " ORDER BY " + seq + dir;
@@ -218,37 +268,7 @@ Scan BuildScan(const RunListQuery& q, const Plan& plan, bool with_limit) {
   // LIMIT keeps the subquery a co-routine (not flattened into the join).
   text += " LIMIT -1) AS d CROSS JOIN runs ON runs.seq = d.s";
 
-  // Residual predicates: every other filter the driver does not apply.
-  if (!f.states.empty() && !PerState(plan.driver)) {
-    std::string in = "runs.state IN (";
-    for (size_t i = 0; i < f.states.size(); ++i) {
-      in += i == 0 ? "?" : ", ?";
-      b.push_back(Int(static_cast<int64_t>(f.states[i])));
-    }
-    residual.push_back(in + ")");
-  }
-  if (!f.user.empty() && plan.driver != Driver::kUser && plan.driver != Driver::kUserState &&
-      plan.driver != Driver::kUserUpdated) {
-    residual.push_back("runs.user = ?");
-    b.push_back(Text(f.user));
-  }
-  if (!f.workflow_type.empty() && plan.driver != Driver::kWorkflowType) {
-    residual.push_back("runs.workflow_type = ?");
-    b.push_back(Text(f.workflow_type));
-  }
-  if (f.submitted_after) {
-    residual.push_back("runs.submitted_at >= ?");
-    b.push_back(Int(*f.submitted_after));
-  }
-  if (f.submitted_before) {
-    residual.push_back("runs.submitted_at < ?");
-    b.push_back(Int(*f.submitted_before));
-  }
-  if (!f.name_prefix.empty() && plan.driver != Driver::kName) {
-    residual.push_back("substr(runs.name, 1, ?) = ?");
-    b.push_back(Int(static_cast<int64_t>(f.name_prefix.size())));
-    b.push_back(Text(f.name_prefix));
-  }
+  AppendResiduals(f, plan, &residual, &b);
   for (size_t i = 0; i < residual.size(); ++i) {
     text += (i == 0 ? " WHERE " : " AND ") + residual[i];
   }
@@ -411,12 +431,6 @@ Result<Plan> Choose(Connection& db, const RunListQuery& q) {
   return best;
 }
 
-struct Keyed {
-  Micros key = 0;
-  int64_t seq = 0;
-  RunRecord run;
-};
-
 }  // namespace
 
 Result<RunPage> QueryRuns(Connection& db, const RunListQuery& q) {
@@ -432,24 +446,25 @@ Result<RunPage> QueryRuns(Connection& db, const RunListQuery& q) {
   const bool desc = IsDesc(q.sort);
   Scan scan = BuildScan(q, plan, /*with_limit=*/true);
   ASSIGN_OR_RETURN(Stmt stmt, db.Prepare(scan.sql));
-  std::vector<Keyed> rows;
+  // Rows go straight into the page (a RunRecord is large: each move costs).
+  std::vector<RunRecord>& rows = page.runs;
+  rows.reserve(static_cast<size_t>(q.page_size) + 1);
   auto read_all = [&]() -> Status {
     for (;;) {
       ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
-      Keyed k;
-      ASSIGN_OR_RETURN(k.run, q.summary ? ReadRunSummary(stmt) : ReadRun(stmt));
-      k.seq = k.run.seq;
-      k.key = updated ? k.run.updated_at : 0;
-      rows.push_back(std::move(k));
+      ASSIGN_OR_RETURN(RunRecord run, q.summary ? ReadRunSummary(stmt) : ReadRun(stmt));
+      rows.push_back(std::move(run));
     }
     stmt.Reset();
     return Status::Ok();
   };
+  size_t scans = 1;
   if (PerState(plan.driver)) {
     std::vector<State> states = q.filter.states;
     std::sort(states.begin(), states.end());
     states.erase(std::unique(states.begin(), states.end()), states.end());
+    scans = states.size();
     for (State s : states) {
       RETURN_IF_ERROR(stmt.BindInt(1, static_cast<int64_t>(s)));
       RETURN_IF_ERROR(BindAll(stmt, scan.binds, 2));
@@ -459,20 +474,19 @@ Result<RunPage> QueryRuns(Connection& db, const RunListQuery& q) {
     RETURN_IF_ERROR(BindAll(stmt, scan.binds, 1));
     RETURN_IF_ERROR(read_all());
   }
-  // Merge the per-state scans (or order the name-driven rows) by (key, seq).
-  if (PerState(plan.driver) || plan.driver == Driver::kName) {
-    std::sort(rows.begin(), rows.end(), [desc](const Keyed& a, const Keyed& b) {
-      if (a.key != b.key) return desc ? a.key > b.key : a.key < b.key;
+  // Merge the per-state scans (or order the name-driven rows) by (key, seq); one scan's rows
+  // are in order already.
+  if (scans > 1 || plan.driver == Driver::kName) {
+    auto key = [updated](const RunRecord& r) { return updated ? r.updated_at : 0; };
+    std::sort(rows.begin(), rows.end(), [&](const RunRecord& a, const RunRecord& b) {
+      if (key(a) != key(b)) return desc ? key(a) > key(b) : key(a) < key(b);
       return desc ? a.seq > b.seq : a.seq < b.seq;
     });
   }
-  for (Keyed& k : rows) {
-    if (static_cast<int>(page.runs.size()) == q.page_size) {
-      const RunRecord& last = page.runs.back();
-      page.next = RunCursor{updated ? last.updated_at : 0, last.seq};
-      break;
-    }
-    page.runs.push_back(std::move(k.run));
+  if (rows.size() > static_cast<size_t>(q.page_size)) {
+    rows.resize(static_cast<size_t>(q.page_size));
+    const RunRecord& last = rows.back();
+    page.next = RunCursor{updated ? last.updated_at : 0, last.seq};
   }
   return page;
 }

@@ -493,7 +493,8 @@ TEST_F(SqliteRunStoreTest, MigrationsAreRecordedAndAppliedOnce) {
             (std::vector<std::string>{"1 0001_init.sql", "2 0002_run_events.sql",
                                       "3 0003_task_launch_spec.sql", "4 0004_run_index.sql",
                                       "5 0005_outbox_stats.sql", "6 0006_run_archive.sql",
-                                      "7 0007_cheaper_run_updates.sql"}));
+                                      "7 0007_cheaper_run_updates.sql",
+                                      "8 0008_covering_index_tag_blobs.sql"}));
   std::vector<std::string> applied_at = Query("SELECT applied_at FROM schema_migrations");
   {
     auto store = OpenStore();
@@ -503,7 +504,7 @@ TEST_F(SqliteRunStoreTest, MigrationsAreRecordedAndAppliedOnce) {
   auto store = OpenStore();  // a re-applied 0001 would fail on CREATE TABLE runs
   ASSERT_NE(store, nullptr);
   ASSERT_OK(store->GetRun("kept"));
-  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"), std::vector<std::string>{"7"});
+  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"), std::vector<std::string>{"8"});
   EXPECT_EQ(Query("SELECT applied_at FROM schema_migrations"), applied_at);
   EXPECT_EQ(Query("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
 }
@@ -756,6 +757,151 @@ TEST_F(SqliteRunStoreTest, StaleTasksAreFoundThroughActiveRuns) {
   std::string plan = QueryPlan(sql::kListStaleTasks);
   EXPECT_NE(plan.find("runs_active"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("SCAN tasks"), std::string::npos) << plan;
+}
+
+// Tags are stored as a blob (row_codec.h EncodeTags); rows written before that hold JSON
+// text and are read, listed and patched as before.
+TEST_F(SqliteRunStoreTest, TagsAreStoredAsABlobAndOlderJsonRowsStillRead) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  NewRun fresh = MakeRun("fresh");
+  fresh.request.tags = {{"user", "ann"}, {"project", "p\"1\u00e9"}, {"empty", ""}};
+  ASSERT_OK(store->CreateRun(fresh));
+  NewRun old = MakeRun("old", 2000);
+  old.request.tags = {{"user", "bob"}, {"project", "p2"}};
+  ASSERT_OK(store->CreateRun(old));
+  EXPECT_EQ(Query("SELECT typeof(tags) FROM runs WHERE id = 'fresh'"),
+            std::vector<std::string>{"blob"});
+  store.reset();
+  {  // what a store before the blob encoding wrote
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "UPDATE runs SET tags = '{\"project\":\"p2\",\"user\":\"bob\"}' "
+                           "WHERE id = 'old'",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(Query("SELECT typeof(tags) FROM runs WHERE id = 'old'"),
+            std::vector<std::string>{"text"});
+  store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  Result<RunRecord> got = store->GetRun("fresh");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->request.tags, fresh.request.tags);
+  got = store->GetRun("old");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->request.tags, old.request.tags);
+
+  RunListQuery q;
+  q.summary = true;
+  q.page_size = 10;
+  Result<RunPage> page = store->ListRuns(q);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->runs.size(), 2u);
+  EXPECT_EQ(page->runs[0].request.tags, old.request.tags);
+  EXPECT_EQ(page->runs[1].request.tags, fresh.request.tags);
+
+  // Patching the old row rewrites it as a blob.
+  Result<RunRecord> patched = store->UpdateTags("old", {{"stage", "qc"}}, {"project"}, 3000);
+  ASSERT_OK(patched);
+  StringMap want = {{"user", "bob"}, {"stage", "qc"}};
+  EXPECT_EQ(patched->request.tags, want);
+  EXPECT_EQ(Query("SELECT typeof(tags) FROM runs WHERE id = 'old'"),
+            std::vector<std::string>{"blob"});
+  EXPECT_EQ(store->GetRun("old")->request.tags, want);
+}
+
+// A user + state listing reads only the covering index (0008), never the runs table.
+TEST_F(SqliteRunStoreTest, UserStateListingReadsTheCoveringIndexOnly) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 30; ++i) {
+    NewRun n = MakeRun("r" + std::to_string(i), 1000 + i);
+    n.user = i % 2 ? "ann" : "bob";
+    n.request.tags = {{"user", n.user}, {"project", i % 3 ? "p1" : "p2"}};
+    ASSERT_OK(store->CreateRun(n));
+  }
+  RunListQuery q;
+  q.summary = true;
+  q.page_size = 4;
+  q.filter.user = "ann";
+  q.filter.states = {State::kQueued};
+  q.filter.tags = {{"project", "p1"}};
+  std::vector<std::string> seen;
+  for (;;) {
+    Result<RunPage> page = store->ListRuns(q);
+    ASSERT_OK(page);
+    for (const RunRecord& r : page->runs) {
+      seen.push_back(r.id);
+      EXPECT_EQ(r.user, "ann");
+      EXPECT_EQ(r.request.tags.at("project"), "p1");
+      EXPECT_EQ(r.request.workflow_type, "MOCK");
+      EXPECT_EQ(r.submitted_at, 1000 + std::stoi(r.id.substr(1)));
+    }
+    if (!page->next) break;
+    q.after = page->next;
+  }
+  // Odd i (ann) with i % 3 != 0, newest first.
+  std::vector<std::string> want;
+  for (int i = 29; i >= 0; --i) {
+    if (i % 2 == 1 && i % 3 != 0) want.push_back("r" + std::to_string(i));
+  }
+  EXPECT_EQ(seen, want);
+}
+
+// A store written by a binary before 0008 (JSON tags, tag counts kept through json_each)
+// upgrades: its runs read back, and its tag counts follow state changes and deletion.
+TEST_F(SqliteRunStoreTest, RunsFromBeforeTagBlobsKeepTheirCountsAfterTheUpgrade) {
+  {
+    Result<std::unique_ptr<Connection>> db = Connection::Open(path_, {});
+    ASSERT_OK(db);
+    ASSERT_TRUE((*db)->Exec("PRAGMA journal_mode = WAL").ok());
+    ASSERT_TRUE(ApplyMigrations(**db, EmbeddedMigrations().first(7)).ok());
+    ASSERT_TRUE((*db)->Exec(
+        "INSERT INTO runs (id, state, workflow_type, workflow_type_version, workflow_url, "
+        "workflow_params, workflow_engine, workflow_engine_version, tags, submitted_at, "
+        "updated_at, user) VALUES ('old', 1, 'MOCK', '1.0', 'mock://x', '{}', '', '', "
+        "'{\"project\":\"p1\",\"user\":\"ann\"}', 1000, 1000, 'ann');"
+        "INSERT INTO run_tags (key, value, run_seq) SELECT 'project', 'p1', seq FROM runs;"
+        "INSERT INTO run_tags (key, value, run_seq) SELECT 'user', 'ann', seq FROM runs;")
+                    .ok());
+  }
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  RunFilter p1;
+  p1.tags = {{"project", "p1"}};
+  auto count = [&](State s) {
+    RunFilter f = p1;
+    f.states = {s};
+    Result<RunCount> c = store->CountRuns(f);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? c->count : -1;
+  };
+  EXPECT_EQ(count(State::kQueued), 1);
+  Result<RunRecord> old = store->GetRun("old");
+  ASSERT_OK(old);
+  StringMap want = {{"project", "p1"}, {"user", "ann"}};
+  EXPECT_EQ(old->request.tags, want);
+
+  RunTransition t;
+  t.run_id = "old";
+  t.to = State::kCanceled;
+  t.at = 2000;
+  ASSERT_OK(store->TransitionRun(t));
+  EXPECT_EQ(count(State::kQueued), 0);
+  EXPECT_EQ(count(State::kCanceled), 1);
+  // A new run (blob tags) is counted the same way.
+  NewRun fresh = MakeRun("fresh", 3000);
+  fresh.request.tags = {{"project", "p1"}};
+  ASSERT_OK(store->CreateRun(fresh));
+  EXPECT_EQ(count(State::kQueued), 1);
+
+  ASSERT_TRUE(store->DeleteRun("old").ok());
+  EXPECT_EQ(count(State::kCanceled), 0);
+  EXPECT_EQ(count(State::kQueued), 1);
+  EXPECT_EQ(Query("SELECT count(*) FROM run_tags"), std::vector<std::string>{"1"});
 }
 
 }  // namespace

@@ -90,7 +90,7 @@ Status AddRunToStatsOp(Connection& db, int64_t run_seq, State to, std::optional<
     if (!found) return Internal("run seq " + std::to_string(run_seq) + " vanished");
     user = run.ColumnText(0);
     workflow_type = run.ColumnText(1);
-    ASSIGN_OR_RETURN(tags, DecodeStringMap(run.ColumnText(2), "runs.tags"));
+    ASSIGN_OR_RETURN(tags, ReadTags(run, 2));
   }
   StatsRollup add;
   add.AddRun(to, RunSeconds(start, end), usage.has_value() ? &*usage : nullptr);

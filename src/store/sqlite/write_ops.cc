@@ -145,7 +145,7 @@ Status CreateRunOp(Connection& db, const NewRun& run, const EncodedRequest& enco
   RETURN_IF_ERROR(insert.BindText(7, r.workflow_engine));
   RETURN_IF_ERROR(insert.BindText(8, r.workflow_engine_version));
   RETURN_IF_ERROR(insert.BindTextOrNull(9, encoded.engine_params));
-  RETURN_IF_ERROR(insert.BindTextOrNull(10, encoded.tags));
+  RETURN_IF_ERROR(insert.BindBlobOrNull(10, encoded.tags_blob));
   RETURN_IF_ERROR(insert.BindTextOrNull(11, encoded.attachments));
   RETURN_IF_ERROR(insert.BindInt(12, run.submitted_at));
   RETURN_IF_ERROR(insert.BindTextOrNull(13, run.idempotency_key));
@@ -408,7 +408,7 @@ Status UpdateTagsOp(Connection& db, std::string_view run_id, const StringMap& se
   if (!found) return NoSuchRun(run_id);
   int64_t seq = row.ColumnInt(0);
   State state = StateFromColumn(row.ColumnInt(1));
-  ASSIGN_OR_RETURN(StringMap tags, DecodeStringMap(row.ColumnText(2), "runs.tags"));
+  ASSIGN_OR_RETURN(StringMap tags, ReadTags(row, 2));
   Micros updated_at = row.ColumnInt(3);
   *run_seq = seq;
 
@@ -445,10 +445,10 @@ Status UpdateTagsOp(Connection& db, std::string_view run_id, const StringMap& se
     change += std::string(change.empty() ? "" : "; ") + "set " + key + "=" + value;
   }
   if (change.empty()) return Status::Ok();  // nothing changed: no event
-  ASSIGN_OR_RETURN(std::string encoded, EncodeStringMap(tags, "tags"));
+  RETURN_IF_ERROR(EncodeStringMap(tags, "tags").status());  // refuses what JSON cannot hold
   ASSIGN_OR_RETURN(Stmt update, db.Prepare(sql::kUpdateRunTags));
   RETURN_IF_ERROR(update.BindInt(1, seq));
-  RETURN_IF_ERROR(update.BindTextOrNull(2, encoded));
+  RETURN_IF_ERROR(update.BindBlobOrNull(2, EncodeTags(tags)));
   auto name = tags.find("name");
   RETURN_IF_ERROR(update.BindTextOrNull(3, name == tags.end() ? "" : name->second));
   RETURN_IF_ERROR(update.BindInt(4, std::max(updated_at, at)));
