@@ -24,6 +24,8 @@ using sqlite::EncodedRequest;
 using sqlite::EncodeRequest;
 using sqlite::EncodeStringList;
 using sqlite::EncodeStringMap;
+using sqlite::PlanTagPatch;
+using sqlite::TagPatch;
 
 namespace {
 
@@ -519,41 +521,27 @@ Result<RunRecord> PgRunStore::UpdateTags(std::string_view run_id, const StringMa
     State state = StateOf(row.Int(0, 1));
     ASSIGN_OR_RETURN(StringMap tags, DecodeStringMap(row.Text(0, 2), "runs.tags"));
     Micros updated_at = row.Int(0, 3);
-    std::string change;
-    auto drop_row = [&](const std::string& key, const std::string& value) {
-      return db.Exec(kDeleteRunTag, {PgParam::Text(key), PgParam::Text(value), PgParam::Int(seq)})
-          .status();
-    };
-    for (const std::string& key : remove) {
-      if (set.count(key) > 0) continue;  // set wins over remove
-      auto it = tags.find(key);
-      if (it == tags.end()) continue;
-      RETURN_IF_ERROR(drop_row(key, it->second));
-      tags.erase(it);
-      change += (change.empty() ? "" : "; ") + std::string("removed ") + key;
+    TagPatch patch = PlanTagPatch(std::move(tags), set, remove);
+    for (const auto& [key, value] : patch.drop) {
+      RETURN_IF_ERROR(
+          db.Exec(kDeleteRunTag, {PgParam::Text(key), PgParam::Text(value), PgParam::Int(seq)})
+              .status());
     }
-    for (const auto& [key, value] : set) {
-      auto it = tags.find(key);
-      if (it != tags.end()) {
-        if (it->second == value) continue;
-        RETURN_IF_ERROR(drop_row(key, it->second));
-      }
+    for (const auto& [key, value] : patch.insert) {
       RETURN_IF_ERROR(
           db.Exec(kInsertRunTag, {PgParam::Text(key), PgParam::Text(value), PgParam::Int(seq)})
               .status());
-      tags[key] = value;
-      change += std::string(change.empty() ? "" : "; ") + "set " + key + "=" + value;
     }
-    if (change.empty()) return Status::Ok();
-    ASSIGN_OR_RETURN(std::string encoded, EncodeStringMap(tags, "tags"));
-    auto name = tags.find("name");
+    if (patch.change.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(std::string encoded, EncodeStringMap(patch.tags, "tags"));
+    auto name = patch.tags.find("name");
     RETURN_IF_ERROR(
         db.Exec(kUpdateRunTags,
                 {PgParam::Int(seq), PgParam::TextOrNull(encoded),
-                 name == tags.end() ? PgParam::Null() : PgParam::Text(name->second),
+                 name == patch.tags.end() ? PgParam::Null() : PgParam::Text(name->second),
                  PgParam::Int(std::max(updated_at, at))})
             .status());
-    return InsertHistory(tx, seq, run_id, "", "TagsChanged", state, state, at, change);
+    return InsertHistory(tx, seq, run_id, "", "TagsChanged", state, state, at, patch.change);
   }));
   return GetRun(run_id);
 }

@@ -108,4 +108,32 @@ Result<bool> ApplyTaskTransition(const TaskTransition& t, StoredTaskState& row,
   return true;
 }
 
+TagPatch PlanTagPatch(StringMap tags, const StringMap& set, const std::vector<std::string>& remove) {
+  TagPatch p;
+  auto note = [&p](const std::string& what) {
+    if (!p.change.empty()) p.change += "; ";
+    p.change += what;
+  };
+  for (const std::string& key : remove) {
+    if (set.count(key) > 0) continue;  // set wins over remove
+    auto it = tags.find(key);
+    if (it == tags.end()) continue;
+    p.drop.emplace_back(key, it->second);
+    tags.erase(it);
+    note("removed " + key);
+  }
+  for (const auto& [key, value] : set) {
+    auto it = tags.find(key);
+    if (it != tags.end()) {
+      if (it->second == value) continue;
+      p.drop.emplace_back(key, it->second);
+    }
+    p.insert.emplace_back(key, value);
+    tags[key] = value;
+    note("set " + key + "=" + value);
+  }
+  p.tags = std::move(tags);
+  return p;
+}
+
 }  // namespace sluice::store::sqlite

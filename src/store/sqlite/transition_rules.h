@@ -1,6 +1,7 @@
 // The state-change rules of store/run_store.h applied to a stored row: what a run or task
 // transition changes in the row, shared by both SQL backends (SQLite here, and the
-// PostgreSQL store, which stores the same columns in the same encodings; see row_codec.h).
+// PostgreSQL store, which stores these columns in the same encodings; see row_codec.h), and
+// what a tag update changes.
 // Each backend reads the row (locked), calls Apply*Transition, writes the row back when it
 // says so, and appends the history event when the state changed.
 //
@@ -10,6 +11,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/state.h"
@@ -52,5 +55,17 @@ Result<bool> ApplyRunTransition(const RunTransition& t, StoredRunState& row,
 // row lacks. Errors name the task as "run/task".
 Result<bool> ApplyTaskTransition(const TaskTransition& t, StoredTaskState& row,
                                  TransitionOutcome* out);
+
+// What RunStore::UpdateTags changes in a run whose tags are `tags`: `set` wins over `remove`
+// for the same key, a value set to what it is already and a removal of a missing key change
+// nothing. Each backend deletes `drop` and inserts `insert` in its run_tags rows, then (if
+// `change` is not empty) stores `tags` and a TagsChanged event with `change` as its reason.
+struct TagPatch {
+  std::vector<std::pair<std::string, std::string>> drop;    // (key, old value)
+  std::vector<std::pair<std::string, std::string>> insert;  // (key, new value)
+  StringMap tags;      // the run's tags afterwards
+  std::string change;  // "removed k1; set k2=v", "" when nothing changes
+};
+TagPatch PlanTagPatch(StringMap tags, const StringMap& set, const std::vector<std::string>& remove);
 
 }  // namespace sluice::store::sqlite

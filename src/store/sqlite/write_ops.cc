@@ -412,45 +412,30 @@ Status UpdateTagsOp(Connection& db, std::string_view run_id, const StringMap& se
   Micros updated_at = row.ColumnInt(3);
   *run_seq = seq;
 
-  std::string change;  // the history event's reason: "set k=v; removed k2"
+  TagPatch patch = PlanTagPatch(std::move(tags), set, remove);
   ASSIGN_OR_RETURN(Stmt del, db.Prepare(sql::kDeleteRunTag));
-  ASSIGN_OR_RETURN(Stmt ins, db.Prepare(sql::kInsertRunTag));
-  auto drop_row = [&](const std::string& key, const std::string& value) -> Status {
+  for (const auto& [key, value] : patch.drop) {
     del.Reset();
     RETURN_IF_ERROR(del.BindText(1, key));
     RETURN_IF_ERROR(del.BindText(2, value));
     RETURN_IF_ERROR(del.BindInt(3, seq));
-    return del.Run();
-  };
-  for (const std::string& key : remove) {
-    if (set.count(key) > 0) continue;  // set wins over remove
-    auto it = tags.find(key);
-    if (it == tags.end()) continue;
-    RETURN_IF_ERROR(drop_row(key, it->second));
-    tags.erase(it);
-    change += (change.empty() ? "" : "; ") + std::string("removed ") + key;
+    RETURN_IF_ERROR(del.Run());
   }
-  for (const auto& [key, value] : set) {
-    auto it = tags.find(key);
-    if (it != tags.end()) {
-      if (it->second == value) continue;
-      RETURN_IF_ERROR(drop_row(key, it->second));
-    }
+  ASSIGN_OR_RETURN(Stmt ins, db.Prepare(sql::kInsertRunTag));
+  for (const auto& [key, value] : patch.insert) {
     ins.Reset();
     RETURN_IF_ERROR(ins.BindText(1, key));
     RETURN_IF_ERROR(ins.BindText(2, value));
     RETURN_IF_ERROR(ins.BindInt(3, seq));
     RETURN_IF_ERROR(ins.Run());
-    tags[key] = value;
-    change += std::string(change.empty() ? "" : "; ") + "set " + key + "=" + value;
   }
-  if (change.empty()) return Status::Ok();  // nothing changed: no event
-  RETURN_IF_ERROR(EncodeStringMap(tags, "tags").status());  // refuses what JSON cannot hold
+  if (patch.change.empty()) return Status::Ok();  // nothing changed: no event
+  RETURN_IF_ERROR(EncodeStringMap(patch.tags, "tags").status());  // refuses what JSON cannot hold
   ASSIGN_OR_RETURN(Stmt update, db.Prepare(sql::kUpdateRunTags));
   RETURN_IF_ERROR(update.BindInt(1, seq));
-  RETURN_IF_ERROR(update.BindBlobOrNull(2, EncodeTags(tags)));
-  auto name = tags.find("name");
-  RETURN_IF_ERROR(update.BindTextOrNull(3, name == tags.end() ? "" : name->second));
+  RETURN_IF_ERROR(update.BindBlobOrNull(2, EncodeTags(patch.tags)));
+  auto name = patch.tags.find("name");
+  RETURN_IF_ERROR(update.BindTextOrNull(3, name == patch.tags.end() ? "" : name->second));
   RETURN_IF_ERROR(update.BindInt(4, std::max(updated_at, at)));
   RETURN_IF_ERROR(update.Run());
   if (IsTerminal(state)) {
@@ -460,15 +445,15 @@ Status UpdateTagsOp(Connection& db, std::string_view run_id, const StringMap& se
     e.from = state;
     e.to = state;
     e.at = at;
-    e.reason = change;
+    e.reason = patch.change;
     ASSIGN_OR_RETURN(bool archived, AppendArchivedEventOp(db, seq, std::move(e)));
     if (archived) {
-      PendingOutbox().Add(run_id, "", HistoryTypeCode(kTagsChanged), state, state, at, change);
+      PendingOutbox().Add(run_id, "", HistoryTypeCode(kTagsChanged), state, state, at, patch.change);
       return Status::Ok();
     }
   }
   return InsertHistory(db, seq, run_id, std::nullopt, "", kTagsChanged, state, state, at,
-                       change);
+                       patch.change);
 }
 
 }  // namespace sluice::store::sqlite
