@@ -515,6 +515,16 @@ Result<RunListPage> RunService::ListRuns(const RunListRequest& req) {
   }
   ASSIGN_OR_RETURN(store::RunPage page, store_.ListRuns(q));
   out.runs = std::move(page.runs);
+  if (out.total && !out.total->exact) {
+    // The page itself is evidence: a first page without a next one holds every match, and
+    // no estimate may be below the rows already seen here.
+    const auto seen = static_cast<int64_t>(out.runs.size());
+    if (req.page_token.empty() && !page.next) {
+      *out.total = store::RunCount{seen, true};
+    } else {
+      out.total->count = std::max(out.total->count, seen + (page.next ? 1 : 0));
+    }
+  }
   if (page.next) {
     out.next_page_token = EncodeListToken(req.sort, *page.next, FilterHash(req.filter, req.sort));
   }

@@ -9,6 +9,7 @@
 
 #include "engine/driver.h"
 #include "engine/mock_driver.h"
+#include "store/sqlite/sqlite_run_store.h"
 #include "testing/fake_run_store.h"
 
 namespace sluice::service {
@@ -249,6 +250,62 @@ TEST_F(RunServiceTest, SubmitterIsTheUserTagOrAnonymous) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(svc_->GetRun(a->run_id)->user, "ann");
   EXPECT_EQ(svc_->GetRun(b->run_id)->user, "anonymous");
+}
+
+// Several filter dimensions give an estimated total; correlated ones (a user who works in
+// one project) are what independence gets wrong, so the estimate is bounded by each
+// dimension's exact count and by the page itself.
+TEST_F(RunServiceTest, EstimatedTotalsAgreeWithWhatThePageShows) {
+  // The SQLite store, which estimates (the fake counts exactly).
+  std::filesystem::create_directories(data_dir_);
+  auto store = store::sqlite::SqliteRunStore::Open(data_dir_ + "/estimate.db", {});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  RunServiceOptions o;
+  o.data_dir = data_dir_;
+  auto svc = std::make_unique<RunService>(**store, drivers_, ids_, clock_, waker_, o);
+  for (int i = 0; i < 12; ++i) {
+    SubmitRequest req = Mock();
+    std::string user = i < 6 ? "ann" : "u" + std::to_string(i);
+    req.request.tags = {{"user", user}, {"project", i < 6 ? "p1" : "p" + std::to_string(i)}};
+    ASSERT_TRUE(svc->Submit(req).ok());
+  }
+  RunListRequest single;
+  single.filter.user = "ann";
+  single.total = true;
+  auto exact = svc->ListRuns(single);
+  ASSERT_TRUE(exact.ok());
+  EXPECT_TRUE(exact->total->exact);
+  EXPECT_EQ(exact->total->count, 6);
+  RunListRequest req;
+  req.filter.user = "ann";
+  req.filter.tags = {{"project", "p1"}};
+  req.total = true;
+  req.page_size = 4;
+  // Independence alone: 12 * (6/12) * (6/12) = 3, fewer than the first page shows.
+  auto first = svc->ListRuns(req);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->runs.size(), 4u);
+  ASSERT_FALSE(first->next_page_token.empty());
+  ASSERT_TRUE(first->total.has_value());
+  EXPECT_FALSE(first->total->exact);
+  EXPECT_GE(first->total->count, 5);
+  EXPECT_LE(first->total->count, 6);  // never above the user's (or the project's) own count
+  // One page holds them all: the total is exact.
+  req.page_size = 10;
+  auto all = svc->ListRuns(req);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->runs.size(), 6u);
+  EXPECT_TRUE(all->next_page_token.empty());
+  EXPECT_TRUE(all->total->exact);
+  EXPECT_EQ(all->total->count, 6);
+}
+
+TEST(EstimateMatchingRunsTest, IndependenceBoundedByEachDimension) {
+  EXPECT_EQ(store::EstimateMatchingRuns(100, {50, 20}), 10);
+  EXPECT_EQ(store::EstimateMatchingRuns(100, {50, 20}, 0.5), 5);
+  EXPECT_EQ(store::EstimateMatchingRuns(100, {100, 3}), 3);
+  EXPECT_EQ(store::EstimateMatchingRuns(0, {0, 0}), 0);
+  EXPECT_EQ(store::EstimateMatchingRuns(10, {0, 7}), 0);
 }
 
 TEST_F(RunServiceTest, FilteredListPagesThroughWithTokensTiedToTheFilter) {

@@ -26,6 +26,7 @@
 // implement without blocking (SqliteRunStore does; the default does not).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -242,6 +243,23 @@ struct RunCount {
   int64_t count = 0;
   bool exact = true;
 };
+
+// An estimate of how many runs match several filter dimensions at once (user, workflow
+// type, tags), from each one's exact count (`dim_counts`, already restricted to the filter's
+// states) among `base` runs in those states, times `share` (the fraction a range filter
+// keeps): the product of their shares, as if independent, but never more than the smallest
+// of them, since a run matching all matches each.
+inline int64_t EstimateMatchingRuns(int64_t base, const std::vector<int64_t>& dim_counts,
+                                    double share = 1.0) {
+  if (base <= 0) return 0;
+  double estimate = static_cast<double>(base) * share;
+  int64_t bound = base;
+  for (int64_t n : dim_counts) {
+    estimate *= static_cast<double>(n) / static_cast<double>(base);
+    bound = std::min(bound, n);
+  }
+  return std::min(bound, static_cast<int64_t>(estimate + 0.5));
+}
 
 struct TaskListQuery {
   std::string run_id;

@@ -277,13 +277,12 @@ Result<RunCount> PgRunStore::CountRuns(const RunFilter& f) {
     return out;
   }
   out.exact = false;
-  if (base == 0) return out;
-  double estimate = static_cast<double>(base);
+  std::vector<int64_t> dim_counts;
   for (const auto& [dim, key] : dims) {
     ASSIGN_OR_RETURN(int64_t n, count(dim, key));
-    estimate *= static_cast<double>(n) / static_cast<double>(base);
+    dim_counts.push_back(n);
   }
-  out.count = static_cast<int64_t>(estimate + 0.5);
+  out.count = EstimateMatchingRuns(base, dim_counts);
   return out;
 }
 

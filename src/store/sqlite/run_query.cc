@@ -510,11 +510,12 @@ Result<RunCount> CountMatchingRuns(Connection& db, const RunFilter& f) {
   }
   out.exact = false;
   if (base == 0) return out;
-  double estimate = static_cast<double>(base);
+  std::vector<int64_t> dim_counts;
   for (const auto& [dim, key] : dims) {
     ASSIGN_OR_RETURN(int64_t n, counts.Dim(dim, key, f.states));
-    estimate *= static_cast<double>(n) / static_cast<double>(base);
+    dim_counts.push_back(n);
   }
+  double share = 1.0;
   if (f.submitted_after || f.submitted_before) {
     // The share of seqs inside the range's seq bounds.
     ASSIGN_OR_RETURN(Stmt ends, db.Prepare("SELECT min(seq), max(seq) FROM runs"));
@@ -529,14 +530,14 @@ Result<RunCount> CountMatchingRuns(Connection& db, const RunFilter& f) {
     double span = static_cast<double>(last - first + 1);
     double inside = static_cast<double>(plan.seq_hi.value_or(last + 1) -
                                         plan.seq_lo.value_or(first));
-    estimate *= std::clamp(inside / span, 0.0, 1.0);
+    share *= std::clamp(inside / span, 0.0, 1.0);
   }
   if (!f.name_prefix.empty()) {
     ASSIGN_OR_RETURN(int64_t total, counts.States({}));
     ASSIGN_OR_RETURN(int64_t n, CountNamePrefix(db, f.name_prefix, kNameEstimateLimit));
-    if (total > 0) estimate *= std::min(1.0, static_cast<double>(n) / static_cast<double>(total));
+    if (total > 0) share *= std::min(1.0, static_cast<double>(n) / static_cast<double>(total));
   }
-  out.count = static_cast<int64_t>(estimate + 0.5);
+  out.count = EstimateMatchingRuns(base, dim_counts, share);
   return out;
 }
 
