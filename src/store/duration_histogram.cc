@@ -3,33 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "store/varint.h"
+
 namespace sluice::store {
 namespace {
 
 // Beyond any real duration (2^48 ms is ~9000 years): keeps a bad input from making a huge index.
 constexpr int kMaxBucket = DurationHistogram::kBucketsPerOctave * 48;
-
-void PutVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view& in, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    auto byte = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
 
 }  // namespace
 

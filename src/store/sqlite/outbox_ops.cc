@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "store/sqlite/row_codec.h"
+#include "store/varint.h"
 
 namespace sluice::store::sqlite {
 namespace {

@@ -5,7 +5,6 @@
 // Thread-safety: pure functions.
 #pragma once
 
-#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,13 +30,6 @@ std::string EncodeTags(const StringMap& tags);
 // The tags in column `col` of the current row: NULL, the blob above, or JSON text (how rows
 // written before 0008 hold them; they are not rewritten). kInternal if malformed.
 Result<StringMap> ReadTags(const Stmt& stmt, int col);
-
-// Varints (7 bits a byte, low first) and length-prefixed strings, for the store's blobs.
-void PutVarint(std::string& out, uint64_t v);
-void PutString(std::string& out, std::string_view s);
-// Each consumes what it reads from the front of `in`; false if `in` ends first.
-bool GetVarint(std::string_view& in, uint64_t* v);
-bool GetString(std::string_view& in, std::string* s);
 
 // The run's JSON columns, encoded once outside the writer thread.
 struct EncodedRequest {
