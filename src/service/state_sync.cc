@@ -4,6 +4,8 @@
 
 #include <condition_variable>
 #include <deque>
+#include <future>
+#include <memory>
 #include <thread>
 #include <utility>
 
@@ -128,7 +130,7 @@ class StateSync::Impl {
       size_t end = std::min(events.size(), i + static_cast<size_t>(options_.max_batch));
       std::vector<exec::ExecutorEvent> batch(events.begin() + static_cast<ptrdiff_t>(i),
                                              events.begin() + static_cast<ptrdiff_t>(end));
-      ApplyBatch(batch, /*from_reconciler=*/false);
+      Apply(batch, /*from_reconciler=*/false, /*wait=*/true);
     }
   }
 
@@ -164,7 +166,7 @@ class StateSync::Impl {
         size_t end = std::min(events.size(), i + static_cast<size_t>(options_.max_batch));
         std::vector<exec::ExecutorEvent> batch(events.begin() + static_cast<ptrdiff_t>(i),
                                                events.begin() + static_cast<ptrdiff_t>(end));
-        ApplyBatch(batch, /*from_reconciler=*/true);
+        Apply(batch, /*from_reconciler=*/true, /*wait=*/true);
       }
     }
     return static_cast<int>(jobs.size());
@@ -185,14 +187,17 @@ class StateSync::Impl {
         lock.Wait(queue_cv_, [this]() NO_THREAD_SAFETY_ANALYSIS {
           return stopping_ || !queue_.empty();
         });
-        if (queue_.empty()) return;  // stopping, and everything queued was applied
+        if (queue_.empty()) break;  // stopping, and everything queued was applied
         size_t n = std::min(queue_.size(), static_cast<size_t>(options_.max_batch));
         batch.assign(std::make_move_iterator(queue_.begin()),
                      std::make_move_iterator(queue_.begin() + static_cast<ptrdiff_t>(n)));
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(n));
       }
-      ApplyBatch(batch, /*from_reconciler=*/false);
+      Apply(batch, /*from_reconciler=*/false, /*wait=*/false);
     }
+    // Whatever is still being made durable is published before Stop returns.
+    MutexLock lock(flight_mu_);
+    lock.Wait(flight_cv_, [this]() NO_THREAD_SAFETY_ANALYSIS { return in_flight_ == 0; });
   }
 
   void ReconcilerLoop() {
@@ -212,18 +217,50 @@ class StateSync::Impl {
     }
   }
 
-  // One store transaction for the batch, then the listener with what changed. Batches are
-  // applied one at a time (apply_mu_), so the listener sees changes in commit order.
-  void ApplyBatch(const std::vector<exec::ExecutorEvent>& events, bool from_reconciler) {
-    MutexLock apply_lock(apply_mu_);
+  // One store transaction for the batch, then (once it is durable) the counters and the
+  // listener with what changed. Up to kMaxInFlight batches are queued in the store at once,
+  // so the next one is applied while one is being made durable; the store completes them in
+  // the order they were queued, so the listener sees changes in commit order. With `wait`,
+  // returns once this batch was published.
+  void Apply(const std::vector<exec::ExecutorEvent>& events, bool from_reconciler, bool wait) {
     const Micros now = clock_.Now();
     std::vector<store::TaskTransition> ts;
     ts.reserve(events.size());
     for (const auto& e : events) ts.push_back(TransitionFor(e, now));
-    std::vector<Result<store::TransitionOutcome>> results = store_.TransitionTasks(ts);
+    auto kept = std::make_shared<const std::vector<store::TaskTransition>>(ts);
+    std::shared_ptr<std::promise<void>> published;
+    std::future<void> done;
+    if (wait) {
+      published = std::make_shared<std::promise<void>>();
+      done = published->get_future();
+    }
+    {
+      MutexLock lock(flight_mu_);
+      lock.Wait(flight_cv_,
+                [this]() NO_THREAD_SAFETY_ANALYSIS { return in_flight_ < kMaxInFlight; });
+      ++in_flight_;
+    }
+    store_.TransitionTasksAsync(
+        std::move(ts), [this, kept, from_reconciler,
+                        published](std::vector<Result<store::TransitionOutcome>> results) {
+          Publish(*kept, results, from_reconciler);
+          {
+            MutexLock lock(flight_mu_);
+            --in_flight_;
+          }
+          flight_cv_.notify_all();
+          if (published) published->set_value();
+        });
+    if (wait) done.wait();
+  }
 
+  // Counts a durable batch's outcomes and tells the listener what changed.
+  void Publish(const std::vector<store::TaskTransition>& ts,
+               const std::vector<Result<store::TransitionOutcome>>& results,
+               bool from_reconciler) {
+    MutexLock apply_lock(apply_mu_);
     StateSyncCounters delta;
-    delta.received = static_cast<int64_t>(events.size());
+    delta.received = static_cast<int64_t>(ts.size());
     delta.batches = 1;
     std::vector<TaskChange> changes;
     for (size_t i = 0; i < ts.size(); ++i) {
@@ -283,8 +320,13 @@ class StateSync::Impl {
   std::thread applier_;
   std::thread reconciler_;
 
-  Mutex apply_mu_;  // one batch at a time; guards the listener
+  Mutex apply_mu_;  // one batch published at a time; guards the listener
   Listener listener_;
+
+  static constexpr int kMaxInFlight = 4;  // batches queued in the store, not yet durable
+  Mutex flight_mu_;
+  std::condition_variable flight_cv_;
+  int in_flight_ GUARDED_BY(flight_mu_) = 0;
 
   mutable Mutex counters_mu_;
   StateSyncCounters counters_ GUARDED_BY(counters_mu_);

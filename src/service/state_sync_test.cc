@@ -396,5 +396,46 @@ TEST_F(StateSyncTest, ReconcilerThreadRepairsALostJobAsSystemError) {
   EXPECT_NE(task->system_logs.back().find("job lost"), std::string::npos);
 }
 
+// The applier queues the next batch while the one before is being made durable, and the
+// listener still hears of them in order.
+TEST_F(StateSyncTest, NextBatchIsQueuedWhileTheOneBeforeIsMadeDurable) {
+  CreateRun("r");
+  for (int i = 0; i < 3; ++i) CreateTask("r", "t" + std::to_string(i));
+  StateSyncOptions options;
+  options.reconcile_every = 0;
+  options.max_batch = 1;
+  StateSync sync(*store_, clock_, options);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> told;
+  sync.SetListener([&](const std::vector<TaskChange>& changes) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& c : changes) told.push_back(c.task_id);
+    cv.notify_all();
+  });
+  ASSERT_TRUE(sync.Start().ok());
+  auto& writer = store_->writer_for_testing();
+  writer.PauseForTesting();
+  for (int i = 0; i < 3; ++i) sync.OnExecutorEvent(Event("r", "t" + std::to_string(i), State::kRunning));
+  // All three batches reach the writer although none has committed yet.
+  for (int i = 0; i < 2000 && writer.PendingForTesting() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(writer.PendingForTesting(), 3u);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_TRUE(told.empty());
+  }
+  writer.ResumeForTesting();
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return told.size() == 3; }));
+  }
+  EXPECT_EQ(told, (std::vector<std::string>{"t0", "t1", "t2"}));
+  sync.Stop();
+  EXPECT_EQ(sync.Counters().batches, 3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(TaskState("r", "t" + std::to_string(i)), State::kRunning);
+}
+
 }  // namespace
 }  // namespace sluice::service

@@ -464,6 +464,14 @@ class RunStore {
   // behave as two calls.
   virtual std::vector<Result<TransitionOutcome>> TransitionTasks(
       const std::vector<TaskTransition>& ts) = 0;
+  // The same without waiting: `done` gets the results once they are durable, and calls
+  // complete in the order they were made, so a caller can queue the next batch while one is
+  // being made durable. `done` may run on a store thread and must be quick. By default the
+  // batch is applied on the calling thread, as TransitionTasks.
+  using TransitionsDone = std::function<void(std::vector<Result<TransitionOutcome>>)>;
+  virtual void TransitionTasksAsync(std::vector<TaskTransition> ts, TransitionsDone done) {
+    done(TransitionTasks(ts));
+  }
   // Submitted tasks (with a job id) that have not ended and whose last change is before
   // `updated_before`, least recently updated first: what the reconciler asks executors about.
   virtual Result<std::vector<TaskRecord>> ListStaleTasks(Micros updated_before, int limit) = 0;

@@ -358,6 +358,27 @@ std::vector<Result<TransitionOutcome>> SqliteRunStore::TransitionTasks(
   return out;
 }
 
+void SqliteRunStore::TransitionTasksAsync(std::vector<TaskTransition> ts, TransitionsDone done) {
+  if (ts.empty()) return done({});
+  // Shared by the write and its completion (std::function must be copyable).
+  struct Op {
+    std::vector<TaskTransition> ts;
+    std::vector<Result<TransitionOutcome>> out;
+    TransitionsDone done;
+  };
+  auto op = std::make_shared<Op>(Op{std::move(ts), {}, std::move(done)});
+  writer_->SubmitAsync([op](Connection& db) { return TransitionTasksOp(db, op->ts, &op->out); },
+                       [op](Status st) {
+                         if (!st.ok()) {
+                           // The transaction failed: nothing was applied.
+                           op->out.clear();
+                           op->out.reserve(op->ts.size());
+                           for (size_t i = 0; i < op->ts.size(); ++i) op->out.emplace_back(st);
+                         }
+                         op->done(std::move(op->out));
+                       });
+}
+
 Status SqliteRunStore::DeleteRun(std::string_view run_id) {
   Micros now = SystemClock().Now();  // when the RunDeleted entry was written (outbox pruning)
   return writer_->Submit([&](Connection& db) { return DeleteRunOp(db, run_id, now); });

@@ -75,6 +75,8 @@ class SqliteRunStore final : public RunStore {
   Result<int64_t> PruneOutbox(Micros before, int limit) override;
   std::vector<Result<TransitionOutcome>> TransitionTasks(
       const std::vector<TaskTransition>& ts) override;
+  // Queued on the writer; `done` runs on its sync thread once the batch is durable.
+  void TransitionTasksAsync(std::vector<TaskTransition> ts, TransitionsDone done) override;
   Result<std::vector<TaskRecord>> ListStaleTasks(Micros updated_before, int limit) override;
   void SetOutboxListener(std::function<void()> listener) override;
 
