@@ -28,7 +28,7 @@ Result<std::vector<std::string>> DecodeStringList(std::string_view text, std::st
 // decoding JSON text there was a fifth of a page's cost (0008_covering_index_tag_blobs.sql).
 std::string EncodeTags(const StringMap& tags);
 // The tags in column `col` of the current row: NULL, the blob above, or JSON text (how rows
-// written before 0008 hold them; they are not rewritten). kInternal if malformed.
+// written before 0008 hold them, until a tag update rewrites them). kInternal if malformed.
 Result<StringMap> ReadTags(const Stmt& stmt, int col);
 
 // The run's JSON columns, encoded once outside the writer thread.

@@ -88,6 +88,15 @@ Status NoSuchRun(std::string_view run_id) {
   return NotFound("run \"" + std::string(run_id) + "\" not found");
 }
 
+// A batch of task transitions whose transaction failed: nothing was applied, every entry gets
+// the transaction's error.
+std::vector<Result<TransitionOutcome>> EachFailed(size_t n, const Status& st) {
+  std::vector<Result<TransitionOutcome>> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) out.emplace_back(st);
+  return out;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SqliteRunStore>> SqliteRunStore::Open(const std::string& db_path,
@@ -349,12 +358,7 @@ std::vector<Result<TransitionOutcome>> SqliteRunStore::TransitionTasks(
   std::vector<Result<TransitionOutcome>> out;
   if (ts.empty()) return out;
   Status st = writer_->Submit([&](Connection& db) { return TransitionTasksOp(db, ts, &out); });
-  if (!st.ok()) {
-    // The transaction failed: nothing was applied, every entry gets its error.
-    out.clear();
-    out.reserve(ts.size());
-    for (size_t i = 0; i < ts.size(); ++i) out.emplace_back(st);
-  }
+  if (!st.ok()) return EachFailed(ts.size(), st);
   return out;
 }
 
@@ -369,13 +373,7 @@ void SqliteRunStore::TransitionTasksAsync(std::vector<TaskTransition> ts, Transi
   auto op = std::make_shared<Op>(Op{std::move(ts), {}, std::move(done)});
   writer_->SubmitAsync([op](Connection& db) { return TransitionTasksOp(db, op->ts, &op->out); },
                        [op](Status st) {
-                         if (!st.ok()) {
-                           // The transaction failed: nothing was applied.
-                           op->out.clear();
-                           op->out.reserve(op->ts.size());
-                           for (size_t i = 0; i < op->ts.size(); ++i) op->out.emplace_back(st);
-                         }
-                         op->done(std::move(op->out));
+                         op->done(st.ok() ? std::move(op->out) : EachFailed(op->ts.size(), st));
                        });
 }
 
