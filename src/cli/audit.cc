@@ -35,8 +35,8 @@ class AuditCommand final : public Command {
       std::string what = StringField(change, "type");
       if (!to.empty()) what = from.empty() ? to : from + " -> " + to;
       if (StringField(change, "type") == "TaskCreated") what = "created";
-      rows.push_back({StringField(change, "timestamp"), StringField(change, "task_id", "run"),
-                      what, StringField(change, "reason")});
+      rows.push_back({StringField(change, "timestamp"), StringField(change, "task_id", "run"), what,
+                      StringField(change, "reason")});
     }
     std::cout << FormatTable({"TIME", "OF", "CHANGE", "REASON"}, rows);
     return kExitOk;

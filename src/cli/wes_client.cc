@@ -84,7 +84,7 @@ Result<Json> WesClient::ListTasks(std::string_view run_id, int64_t page_size,
 }
 
 Result<std::vector<Json>> WesClient::CollectPages(const std::string& path, const char* field,
-                                                 const char* what) {
+                                                  const char* what) {
   std::vector<Json> items;
   std::string token;
   for (int page = 0; page < kMaxPages; ++page) {

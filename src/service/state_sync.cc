@@ -240,24 +240,23 @@ class StateSync::Impl {
                 [this]() NO_THREAD_SAFETY_ANALYSIS { return in_flight_ < kMaxInFlight; });
       ++in_flight_;
     }
-    store_.TransitionTasksAsync(
-        std::move(ts), [this, kept, from_reconciler,
-                        published](std::vector<Result<store::TransitionOutcome>> results) {
-          Publish(*kept, results, from_reconciler);
-          {
-            MutexLock lock(flight_mu_);
-            --in_flight_;
-          }
-          flight_cv_.notify_all();
-          if (published) published->set_value();
-        });
+    store_.TransitionTasksAsync(std::move(ts),
+                                [this, kept, from_reconciler,
+                                 published](std::vector<Result<store::TransitionOutcome>> results) {
+                                  Publish(*kept, results, from_reconciler);
+                                  {
+                                    MutexLock lock(flight_mu_);
+                                    --in_flight_;
+                                  }
+                                  flight_cv_.notify_all();
+                                  if (published) published->set_value();
+                                });
     if (wait) done.wait();
   }
 
   // Counts a durable batch's outcomes and tells the listener what changed.
   void Publish(const std::vector<store::TaskTransition>& ts,
-               const std::vector<Result<store::TransitionOutcome>>& results,
-               bool from_reconciler) {
+               const std::vector<Result<store::TransitionOutcome>>& results, bool from_reconciler) {
     MutexLock apply_lock(apply_mu_);
     StateSyncCounters delta;
     delta.received = static_cast<int64_t>(ts.size());

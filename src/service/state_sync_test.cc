@@ -416,7 +416,8 @@ TEST_F(StateSyncTest, NextBatchIsQueuedWhileTheOneBeforeIsMadeDurable) {
   ASSERT_TRUE(sync.Start().ok());
   auto& writer = store_->writer_for_testing();
   writer.PauseForTesting();
-  for (int i = 0; i < 3; ++i) sync.OnExecutorEvent(Event("r", "t" + std::to_string(i), State::kRunning));
+  for (int i = 0; i < 3; ++i)
+    sync.OnExecutorEvent(Event("r", "t" + std::to_string(i), State::kRunning));
   // All three batches reach the writer although none has committed yet.
   for (int i = 0; i < 2000 && writer.PendingForTesting() < 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

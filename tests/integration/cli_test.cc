@@ -82,7 +82,8 @@ TEST(Cli, SubmitWatchStatusListLogs) {
   EXPECT_EQ(changes["changes"].back()["to"], "COMPLETE");
   const int unknown = Sluice(server, "audit nosuchrun").exit_code;
   EXPECT_NE(unknown, 0);
-  EXPECT_EQ(unknown, Sluice(server, "status nosuchrun").exit_code) << "the same exit code as any unknown run";
+  EXPECT_EQ(unknown, Sluice(server, "status nosuchrun").exit_code)
+      << "the same exit code as any unknown run";
 }
 
 TEST(Cli, ExitCodesTellScriptsWhatHappened) {

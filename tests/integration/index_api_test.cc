@@ -400,8 +400,8 @@ TEST(IndexApi, AuditTrailListsEveryChangeOfARunAndItsTasksInOrder) {
   std::string token;
   int pages = 0;
   do {
-    json page = GetJson(runs + id + "/audit?page_size=3" +
-                        (token.empty() ? "" : "&page_token=" + token));
+    json page =
+        GetJson(runs + id + "/audit?page_size=3" + (token.empty() ? "" : "&page_token=" + token));
     for (const json& c : page["changes"]) changes.push_back(c);
     token = page["next_page_token"].get<std::string>();
     ASSERT_LT(++pages, 50);

@@ -16,7 +16,6 @@
 #include <utility>
 #include <vector>
 
-
 namespace sluice::exec::local {
 namespace {
 
@@ -38,7 +37,6 @@ Status ValidateSpec(const TaskSpec& spec) {
   }
   return ValidatePath(spec.work_dir);
 }
-
 
 }  // namespace
 

@@ -12,13 +12,11 @@
 
 #include "exec/local/posix_util.h"
 
-
 namespace sluice::exec::slurm {
 
 using local::ErrnoStatus;
 using local::MergedEnvironment;
 using local::UniqueFd;
-
 
 Result<CommandResult> SubprocessRunner::Run(const std::vector<std::string>& argv,
                                             const std::map<std::string, std::string>& env,

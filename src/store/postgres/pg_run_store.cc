@@ -535,12 +535,11 @@ Result<RunRecord> PgRunStore::UpdateTags(std::string_view run_id, const StringMa
     if (patch.change.empty()) return Status::Ok();
     ASSIGN_OR_RETURN(std::string encoded, EncodeStringMap(patch.tags, "tags"));
     auto name = patch.tags.find("name");
-    RETURN_IF_ERROR(
-        db.Exec(kUpdateRunTags,
-                {PgParam::Int(seq), PgParam::TextOrNull(encoded),
-                 name == patch.tags.end() ? PgParam::Null() : PgParam::Text(name->second),
-                 PgParam::Int(std::max(updated_at, at))})
-            .status());
+    RETURN_IF_ERROR(db.Exec(kUpdateRunTags, {PgParam::Int(seq), PgParam::TextOrNull(encoded),
+                                             name == patch.tags.end() ? PgParam::Null()
+                                                                      : PgParam::Text(name->second),
+                                             PgParam::Int(std::max(updated_at, at))})
+                        .status());
     return InsertHistory(tx, seq, run_id, "", "TagsChanged", state, state, at, patch.change);
   }));
   return GetRun(run_id);

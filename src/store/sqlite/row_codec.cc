@@ -1,9 +1,9 @@
 #include "store/sqlite/row_codec.h"
 
 #include <exception>
+#include <nlohmann/json.hpp>
 #include <type_traits>
 #include <utility>
-#include <nlohmann/json.hpp>
 
 #include "common/json.h"
 #include "store/varint.h"
@@ -62,17 +62,13 @@ class StringsReader final : public nlohmann::json_sax<Json> {
     }
     return true;
   }
-  bool start_object(std::size_t) override {
-    return kIsMap && depth_++ == 0 ? true : Fail(kShape);
-  }
+  bool start_object(std::size_t) override { return kIsMap && depth_++ == 0 ? true : Fail(kShape); }
   bool key(string_t& k) override {
     key_ = std::move(k);
     return true;
   }
   bool end_object() override { return --depth_, true; }
-  bool start_array(std::size_t) override {
-    return !kIsMap && depth_++ == 0 ? true : Fail(kShape);
-  }
+  bool start_array(std::size_t) override { return !kIsMap && depth_++ == 0 ? true : Fail(kShape); }
   bool end_array() override { return --depth_, true; }
   bool parse_error(std::size_t position, const std::string&,
                    const nlohmann::detail::exception& e) override {
@@ -81,8 +77,8 @@ class StringsReader final : public nlohmann::json_sax<Json> {
 
  private:
   static constexpr bool kIsMap = std::is_same_v<Out, StringMap>;
-  static constexpr const char* kShape = kIsMap ? "not an object of strings"
-                                               : "not an array of strings";
+  static constexpr const char* kShape =
+      kIsMap ? "not an object of strings" : "not an array of strings";
   bool Fail(std::string why) {
     if (error.empty()) error = std::move(why);
     return false;

@@ -9,7 +9,9 @@ namespace sluice::store::sqlite {
 namespace {
 
 TEST(RowCodecTest, StringMapRoundTrips) {
-  StringMap tags = {{"project", "p1"}, {"quote\"d", "back\\slash"}, {"unicode", "\xC3\xA9t\xC3\xA9"},
+  StringMap tags = {{"project", "p1"},
+                    {"quote\"d", "back\\slash"},
+                    {"unicode", "\xC3\xA9t\xC3\xA9"},
                     {"empty", ""}};
   Result<std::string> text = EncodeStringMap(tags, "tags");
   ASSERT_TRUE(text.ok()) << text.status().ToString();
@@ -46,14 +48,12 @@ TEST(RowCodecTest, MalformedTextIsAnInternalErrorNamingTheColumn) {
     const char* text;
     const char* says;
   };
-  for (const Case& c : {Case{R"(["a"])", "not an object of strings"},
-                        Case{R"({"a":1})", "not a string"},
-                        Case{R"({"a":null})", "not a string"},
-                        Case{R"({"a":{"b":"c"}})", "not an object of strings"},
-                        Case{R"({"a":["b"]})", "not an object of strings"},
-                        Case{R"({"a":"b")", "invalid JSON"},
-                        Case{R"({"a":"b"} x)", "invalid JSON"},
-                        Case{"\"a\"", "not an object of strings"}}) {
+  for (const Case& c :
+       {Case{R"(["a"])", "not an object of strings"}, Case{R"({"a":1})", "not a string"},
+        Case{R"({"a":null})", "not a string"},
+        Case{R"({"a":{"b":"c"}})", "not an object of strings"},
+        Case{R"({"a":["b"]})", "not an object of strings"}, Case{R"({"a":"b")", "invalid JSON"},
+        Case{R"({"a":"b"} x)", "invalid JSON"}, Case{"\"a\"", "not an object of strings"}}) {
     Result<StringMap> m = DecodeStringMap(c.text, "runs.tags");
     ASSERT_FALSE(m.ok()) << c.text;
     EXPECT_EQ(m.status().code(), StatusCode::kInternal) << c.text;
@@ -79,7 +79,10 @@ Result<StringMap> ReadTagsOf(std::string_view bytes, bool as_blob) {
 TEST(RowCodecTest, TagsBlobRoundTripsAndOlderJsonTextStillReads) {
   StringMap tags = {{"a", ""}, {"long", std::string(300, 'x')}, {"z\n", "\xC3\xA9"}};
   std::string blob = EncodeTags(tags);
-  EXPECT_EQ(blob.substr(0, 3), std::string("\x01" "a" "\x00", 3));
+  EXPECT_EQ(blob.substr(0, 3), std::string("\x01"
+                                           "a"
+                                           "\x00",
+                                           3));
   Result<StringMap> back = ReadTagsOf(blob, true);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(*back, tags);

@@ -238,8 +238,10 @@ Scan BuildScan(const RunListQuery& q, const Plan& plan, bool with_limit) {
   const std::string driver_seq = (plan.driver == Driver::kTag ? "run_tags." : "runs.") + seq;
   for (size_t i = 0; i < f.tags.size(); ++i) {
     if (plan.driver == Driver::kTag && static_cast<int>(i) == plan.tag) continue;
-    inner.push_back("EXISTS (SELECT 1 FROM run_tags AS x WHERE x.key = ? AND x.value = ? AND "
-                    "x.run_seq = " + driver_seq + ")");
+    inner.push_back(
+        "EXISTS (SELECT 1 FROM run_tags AS x WHERE x.key = ? AND x.value = ? AND "
+        "x.run_seq = " +
+        driver_seq + ")");
     b.push_back(Text(f.tags[i].first));
     b.push_back(Text(f.tags[i].second));
   }
@@ -258,8 +260,8 @@ Scan BuildScan(const RunListQuery& q, const Plan& plan, bool with_limit) {
     scan.sql = std::move(text);
     return scan;
   }
-  std::string text = "SELECT " + QualifiedRunColumns(q.summary) + " FROM (SELECT " + seq +
-                     " AS s FROM " + from;
+  std::string text =
+      "SELECT " + QualifiedRunColumns(q.summary) + " FROM (SELECT " + seq + " AS s FROM " + from;
   for (size_t i = 0; i < inner.size(); ++i) text += (i == 0 ? " WHERE " : " AND ") + inner[i];
   if (plan.driver != Driver::kName) {  // the name driver's rows are sorted in memory
     text += updated ? std::string(" ORDER BY updated_at") + dir + ", seq" + dir

@@ -371,10 +371,9 @@ void SqliteRunStore::TransitionTasksAsync(std::vector<TaskTransition> ts, Transi
     TransitionsDone done;
   };
   auto op = std::make_shared<Op>(Op{std::move(ts), {}, std::move(done)});
-  writer_->SubmitAsync([op](Connection& db) { return TransitionTasksOp(db, op->ts, &op->out); },
-                       [op](Status st) {
-                         op->done(st.ok() ? std::move(op->out) : EachFailed(op->ts.size(), st));
-                       });
+  writer_->SubmitAsync(
+      [op](Connection& db) { return TransitionTasksOp(db, op->ts, &op->out); },
+      [op](Status st) { op->done(st.ok() ? std::move(op->out) : EachFailed(op->ts.size(), st)); });
 }
 
 Status SqliteRunStore::DeleteRun(std::string_view run_id) {

@@ -490,11 +490,10 @@ TEST_F(SqliteRunStoreTest, DestructorFinishesQueuedWrites) {
 TEST_F(SqliteRunStoreTest, MigrationsAreRecordedAndAppliedOnce) {
   { ASSERT_NE(OpenStore(), nullptr); }
   EXPECT_EQ(Query("SELECT version || ' ' || name FROM schema_migrations"),
-            (std::vector<std::string>{"1 0001_init.sql", "2 0002_run_events.sql",
-                                      "3 0003_task_launch_spec.sql", "4 0004_run_index.sql",
-                                      "5 0005_outbox_stats.sql", "6 0006_run_archive.sql",
-                                      "7 0007_cheaper_run_updates.sql",
-                                      "8 0008_covering_index_tag_blobs.sql"}));
+            (std::vector<std::string>{
+                "1 0001_init.sql", "2 0002_run_events.sql", "3 0003_task_launch_spec.sql",
+                "4 0004_run_index.sql", "5 0005_outbox_stats.sql", "6 0006_run_archive.sql",
+                "7 0007_cheaper_run_updates.sql", "8 0008_covering_index_tag_blobs.sql"}));
   std::vector<std::string> applied_at = Query("SELECT applied_at FROM schema_migrations");
   {
     auto store = OpenStore();
@@ -859,14 +858,16 @@ TEST_F(SqliteRunStoreTest, RunsFromBeforeTagBlobsKeepTheirCountsAfterTheUpgrade)
     ASSERT_OK(db);
     ASSERT_TRUE((*db)->Exec("PRAGMA journal_mode = WAL").ok());
     ASSERT_TRUE(ApplyMigrations(**db, EmbeddedMigrations().first(7)).ok());
-    ASSERT_TRUE((*db)->Exec(
-        "INSERT INTO runs (id, state, workflow_type, workflow_type_version, workflow_url, "
-        "workflow_params, workflow_engine, workflow_engine_version, tags, submitted_at, "
-        "updated_at, user) VALUES ('old', 1, 'MOCK', '1.0', 'mock://x', '{}', '', '', "
-        "'{\"project\":\"p1\",\"user\":\"ann\"}', 1000, 1000, 'ann');"
-        "INSERT INTO run_tags (key, value, run_seq) SELECT 'project', 'p1', seq FROM runs;"
-        "INSERT INTO run_tags (key, value, run_seq) SELECT 'user', 'ann', seq FROM runs;")
-                    .ok());
+    ASSERT_TRUE(
+        (*db)
+            ->Exec(
+                "INSERT INTO runs (id, state, workflow_type, workflow_type_version, workflow_url, "
+                "workflow_params, workflow_engine, workflow_engine_version, tags, submitted_at, "
+                "updated_at, user) VALUES ('old', 1, 'MOCK', '1.0', 'mock://x', '{}', '', '', "
+                "'{\"project\":\"p1\",\"user\":\"ann\"}', 1000, 1000, 'ann');"
+                "INSERT INTO run_tags (key, value, run_seq) SELECT 'project', 'p1', seq FROM runs;"
+                "INSERT INTO run_tags (key, value, run_seq) SELECT 'user', 'ann', seq FROM runs;")
+            .ok());
   }
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);

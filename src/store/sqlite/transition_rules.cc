@@ -108,7 +108,8 @@ Result<bool> ApplyTaskTransition(const TaskTransition& t, StoredTaskState& row,
   return true;
 }
 
-TagPatch PlanTagPatch(StringMap tags, const StringMap& set, const std::vector<std::string>& remove) {
+TagPatch PlanTagPatch(StringMap tags, const StringMap& set,
+                      const std::vector<std::string>& remove) {
   TagPatch p;
   auto note = [&p](const std::string& what) {
     if (!p.change.empty()) p.change += "; ";

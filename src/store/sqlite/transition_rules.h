@@ -63,7 +63,7 @@ Result<bool> ApplyTaskTransition(const TaskTransition& t, StoredTaskState& row,
 struct TagPatch {
   std::vector<std::pair<std::string, std::string>> drop;    // (key, old value)
   std::vector<std::pair<std::string, std::string>> insert;  // (key, new value)
-  StringMap tags;      // the run's tags afterwards
+  StringMap tags;                                           // the run's tags afterwards
   std::string change;  // "removed k1; set k2=v", "" when nothing changes
 };
 TagPatch PlanTagPatch(StringMap tags, const StringMap& set, const std::vector<std::string>& remove);

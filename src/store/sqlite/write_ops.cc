@@ -429,7 +429,7 @@ Status UpdateTagsOp(Connection& db, std::string_view run_id, const StringMap& se
     RETURN_IF_ERROR(ins.BindInt(3, seq));
     RETURN_IF_ERROR(ins.Run());
   }
-  if (patch.change.empty()) return Status::Ok();  // nothing changed: no event
+  if (patch.change.empty()) return Status::Ok();                  // nothing changed: no event
   RETURN_IF_ERROR(EncodeStringMap(patch.tags, "tags").status());  // refuses what JSON cannot hold
   ASSIGN_OR_RETURN(Stmt update, db.Prepare(sql::kUpdateRunTags));
   RETURN_IF_ERROR(update.BindInt(1, seq));
@@ -448,7 +448,8 @@ Status UpdateTagsOp(Connection& db, std::string_view run_id, const StringMap& se
     e.reason = patch.change;
     ASSIGN_OR_RETURN(bool archived, AppendArchivedEventOp(db, seq, std::move(e)));
     if (archived) {
-      PendingOutbox().Add(run_id, "", HistoryTypeCode(kTagsChanged), state, state, at, patch.change);
+      PendingOutbox().Add(run_id, "", HistoryTypeCode(kTagsChanged), state, state, at,
+                          patch.change);
       return Status::Ok();
     }
   }
