@@ -48,6 +48,7 @@
 #include "api/errors.h"
 #include "api/handlers/handlers.h"
 #include "api/router.h"
+#include "common/thread_name.h"
 #include "spdlog/spdlog.h"
 
 namespace sluice::api {
@@ -718,6 +719,7 @@ Result<uint16_t> ServerImpl::Start() {
     Accept();
     for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
       threads_.emplace_back([this] {
+        NameThisThread("http-io");
         for (;;) {
           try {
             ioc_.run();

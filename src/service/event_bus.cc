@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/thread_annotations.h"
+#include "common/thread_name.h"
 
 namespace sluice::service {
 
@@ -232,6 +233,7 @@ class EventBus::Impl {
 
  private:
   void Loop() {
+    NameThisThread("event-bus");
     const Micros poll = std::max<Micros>(core_->options.poll, 1000);
     Micros next_prune = core_->clock.Monotonic() + kPruneBatchPause;
     while (true) {

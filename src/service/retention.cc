@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "common/thread_name.h"
+
 namespace sluice::service {
 
 Micros RetentionRules::AgeFor(const store::EndedRun& run) const {
@@ -87,6 +89,7 @@ bool RetentionSweeper::Pause(Micros d) {
 }
 
 void RetentionSweeper::Loop() {
+  NameThisThread("retention");
   // The first pass soon after start (not at once: let the server settle).
   const Micros settle = 10 * kMicrosPerSecond;
   Micros next_sweep = options_.rules.empty()

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json.h"
+#include "common/thread_name.h"
 
 namespace sluice::service {
 namespace {
@@ -166,6 +167,7 @@ int Scheduler::ActiveTasks() {
 }
 
 void Scheduler::TickerLoop() {
+  NameThisThread("sched-ticker");
   Micros next_tick = clock_.Now() + options_.tick;
   while (true) {
     std::vector<std::string> due;
@@ -278,6 +280,7 @@ Status Scheduler::Adopt(const store::RunRecord& run) {
 }
 
 void Scheduler::WorkerLoop() {
+  NameThisThread("scheduler");
   while (true) {
     std::string run_id;
     {

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/thread_annotations.h"
+#include "common/thread_name.h"
 #include "service/run_service.h"
 
 namespace sluice::service {
@@ -179,6 +180,7 @@ class StateSync::Impl {
 
  private:
   void ApplierLoop() {
+    NameThisThread("state-sync");
     std::vector<exec::ExecutorEvent> batch;
     while (true) {
       batch.clear();
@@ -201,6 +203,7 @@ class StateSync::Impl {
   }
 
   void ReconcilerLoop() {
+    NameThisThread("reconciler");
     while (true) {
       {
         MutexLock lock(mu_);

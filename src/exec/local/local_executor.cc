@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/thread_name.h"
+
 namespace sluice::exec::local {
 namespace {
 
@@ -370,6 +372,7 @@ void LocalExecutor::Deliver(const ExecutorEvent& event) {
 }
 
 void LocalExecutor::MonitorLoop() {
+  NameThisThread("local-exec");
   std::vector<ExecutorEvent> events;
   std::vector<pollfd> fds;
   std::vector<std::string> keys;  // work dir of fds[i], i >= 1

@@ -13,6 +13,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/thread_name.h"
 #include "exec/local/posix_util.h"
 
 namespace sluice::exec::slurm {
@@ -389,6 +390,7 @@ Result<std::vector<ExecutorEvent>> SlurmExecutor::Poll(const std::vector<JobRef>
 }
 
 void SlurmExecutor::PollerLoop() {
+  NameThisThread("slurm-poller");
   while (true) {
     {
       MutexLock lock(mu_);

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "common/clock.h"
+#include "common/thread_name.h"
 #include "store/postgres/pg_migrations.h"
 #include "store/postgres/pg_rows.h"
 #include "store/sqlite/row_codec.h"  // the JSON encodings of string maps and lists
@@ -335,6 +336,7 @@ void PgRunStore::SetOutboxListener(std::function<void()> listener) {
 // One thread: LISTENs for other replicas' NOTIFYs and, after local commits that wrote outbox
 // entries, calls the listener and sends one NOTIFY for all of them.
 void PgRunStore::NotifyLoop() {
+  NameThisThread("pg-notify");
   const std::string notify_sql = "NOTIFY " + channel_;
   auto call_listener = [this] {
     std::function<void()> listener;
@@ -378,6 +380,7 @@ void PgRunStore::NotifyLoop() {
 }
 
 void PgRunStore::AsyncLoop() {
+  NameThisThread("pg-writer");
   for (;;) {
     std::function<void()> job;
     {

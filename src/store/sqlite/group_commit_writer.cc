@@ -5,6 +5,7 @@
 #include <memory>
 #include <utility>
 
+#include "common/thread_name.h"
 #include "spdlog/spdlog.h"
 
 namespace sluice::store::sqlite {
@@ -109,6 +110,7 @@ size_t GroupCommitWriter::PendingForTesting() {
 }
 
 void GroupCommitWriter::Loop() {
+  NameThisThread("sqlite-writer");
   for (;;) {
     std::vector<Pending> batch;
     std::shared_ptr<const CommitHooks> hooks;
@@ -153,6 +155,7 @@ void GroupCommitWriter::Loop() {
 }
 
 void GroupCommitWriter::SyncLoop() {
+  NameThisThread("wal-sync");
   for (;;) {
     std::deque<Committed> work;
     {
