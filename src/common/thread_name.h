@@ -4,12 +4,13 @@
 // Thread-safety: affects only the calling thread.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace sluice {
 
-inline constexpr size_t kMaxThreadNameLength = 15;
+inline constexpr std::size_t kMaxThreadNameLength = 15;
 
 void NameThisThread(std::string_view name);
 
