@@ -230,7 +230,6 @@ class StateSync::Impl {
     std::vector<store::TaskTransition> ts;
     ts.reserve(events.size());
     for (const auto& e : events) ts.push_back(TransitionFor(e, now));
-    auto kept = std::make_shared<const std::vector<store::TaskTransition>>(ts);
     std::shared_ptr<std::promise<void>> published;
     std::future<void> done;
     if (wait) {
@@ -243,28 +242,31 @@ class StateSync::Impl {
                 [this]() NO_THREAD_SAFETY_ANALYSIS { return in_flight_ < kMaxInFlight; });
       ++in_flight_;
     }
-    store_.TransitionTasksAsync(std::move(ts),
-                                [this, kept, from_reconciler,
-                                 published](std::vector<Result<store::TransitionOutcome>> results) {
-                                  Publish(*kept, results, from_reconciler);
-                                  {
-                                    MutexLock lock(flight_mu_);
-                                    --in_flight_;
-                                  }
-                                  flight_cv_.notify_all();
-                                  if (published) published->set_value();
-                                });
+    store_.TransitionTasksAsync(
+        std::move(ts),
+        [this, from_reconciler, published](std::vector<store::TaskTransition> applied,
+                                           std::vector<Result<store::TransitionOutcome>> results) {
+          Publish(std::move(applied), results, from_reconciler);
+          {
+            MutexLock lock(flight_mu_);
+            --in_flight_;
+          }
+          flight_cv_.notify_all();
+          if (published) published->set_value();
+        });
     if (wait) done.wait();
   }
 
-  // Counts a durable batch's outcomes and tells the listener what changed.
-  void Publish(const std::vector<store::TaskTransition>& ts,
+  // Counts a durable batch's outcomes and tells the listener what changed (the ids move from
+  // `ts` into the changes).
+  void Publish(std::vector<store::TaskTransition> ts,
                const std::vector<Result<store::TransitionOutcome>>& results, bool from_reconciler) {
     MutexLock apply_lock(apply_mu_);
     StateSyncCounters delta;
     delta.received = static_cast<int64_t>(ts.size());
     delta.batches = 1;
     std::vector<TaskChange> changes;
+    changes.reserve(ts.size());
     for (size_t i = 0; i < ts.size(); ++i) {
       if (i >= results.size()) {
         ++delta.failed;
@@ -275,7 +277,8 @@ class StateSync::Impl {
         if (r->changed) {
           ++delta.applied;
           if (from_reconciler) ++delta.reconciled;
-          changes.push_back(TaskChange{ts[i].run_id, ts[i].task_id, r->from, ts[i].to});
+          changes.push_back(
+              TaskChange{std::move(ts[i].run_id), std::move(ts[i].task_id), r->from, ts[i].to});
         } else {
           ++delta.duplicates;
         }

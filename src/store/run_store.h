@@ -466,11 +466,14 @@ class RunStore {
       const std::vector<TaskTransition>& ts) = 0;
   // The same without waiting: `done` gets the results once they are durable, and calls
   // complete in the order they were made, so a caller can queue the next batch while one is
-  // being made durable. `done` may run on a store thread and must be quick. By default the
-  // batch is applied on the calling thread, as TransitionTasks.
-  using TransitionsDone = std::function<void(std::vector<Result<TransitionOutcome>>)>;
+  // being made durable. `done` may run on a store thread and must be quick; it gets the
+  // transitions back (moved, not copied) with their results. By default the batch is applied
+  // on the calling thread, as TransitionTasks.
+  using TransitionsDone =
+      std::function<void(std::vector<TaskTransition>, std::vector<Result<TransitionOutcome>>)>;
   virtual void TransitionTasksAsync(std::vector<TaskTransition> ts, TransitionsDone done) {
-    done(TransitionTasks(ts));
+    std::vector<Result<TransitionOutcome>> results = TransitionTasks(ts);
+    done(std::move(ts), std::move(results));
   }
   // Submitted tasks (with a job id) that have not ended and whose last change is before
   // `updated_before`, least recently updated first: what the reconciler asks executors about.

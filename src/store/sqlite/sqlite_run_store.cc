@@ -363,7 +363,7 @@ std::vector<Result<TransitionOutcome>> SqliteRunStore::TransitionTasks(
 }
 
 void SqliteRunStore::TransitionTasksAsync(std::vector<TaskTransition> ts, TransitionsDone done) {
-  if (ts.empty()) return done({});
+  if (ts.empty()) return done({}, {});
   // Shared by the write and its completion (std::function must be copyable).
   struct Op {
     std::vector<TaskTransition> ts;
@@ -371,9 +371,12 @@ void SqliteRunStore::TransitionTasksAsync(std::vector<TaskTransition> ts, Transi
     TransitionsDone done;
   };
   auto op = std::make_shared<Op>(Op{std::move(ts), {}, std::move(done)});
-  writer_->SubmitAsync(
-      [op](Connection& db) { return TransitionTasksOp(db, op->ts, &op->out); },
-      [op](Status st) { op->done(st.ok() ? std::move(op->out) : EachFailed(op->ts.size(), st)); });
+  writer_->SubmitAsync([op](Connection& db) { return TransitionTasksOp(db, op->ts, &op->out); },
+                       [op](Status st) {
+                         std::vector<Result<TransitionOutcome>> out =
+                             st.ok() ? std::move(op->out) : EachFailed(op->ts.size(), st);
+                         op->done(std::move(op->ts), std::move(out));
+                       });
 }
 
 Status SqliteRunStore::DeleteRun(std::string_view run_id) {
