@@ -48,6 +48,8 @@ class ServeCommand final : public Command {
         {"data_dir", "Directory for the database, attachments and task logs (default ./var)"},
         {"store", "\"sqlite\" (in the data dir) or a postgresql:// URL"},
         {"max_concurrent_tasks", "Tasks running at once (default 16)"},
+        {"max_active_runs", "Runs driven at once; the rest wait QUEUED (default 256)"},
+        {"scheduler_workers", "Threads driving runs (default 2)"},
         {"io_threads", "HTTP I/O threads (default 2)"},
         {"max_body_bytes", "Largest request body accepted (default 64 MiB)"},
         {"cancel_grace_seconds", "SIGTERM-to-SIGKILL grace when canceling tasks (default 10)"},

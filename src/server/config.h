@@ -18,6 +18,10 @@ struct ServeConfig {
   std::string data_dir = "./var";        // SLUICE_DATA_DIR, data_dir:
   std::string store = "sqlite";          // SLUICE_STORE, store: ("sqlite" = <data_dir>/sluice.db)
   int max_concurrent_tasks = 16;         // SLUICE_MAX_CONCURRENT_TASKS, max_concurrent_tasks:
+  // Runs driven at once (the rest wait QUEUED), and the threads that drive them: each run's
+  // next step (an engine step, its task submissions, its state change) is one worker's job.
+  int max_active_runs = 256;             // SLUICE_MAX_ACTIVE_RUNS, max_active_runs:
+  int scheduler_workers = 2;             // SLUICE_SCHEDULER_WORKERS, scheduler_workers:
   int io_threads = 2;                    // SLUICE_IO_THREADS, io_threads:
   int64_t max_body_bytes = 64 << 20;     // SLUICE_MAX_BODY_BYTES, max_body_bytes:
   double cancel_grace_seconds = 10;      // SLUICE_CANCEL_GRACE_SECONDS, cancel_grace_seconds:

@@ -38,6 +38,8 @@ TEST_F(ConfigFileTest, YamlSetsEveryKey) {
       "data_dir: /srv/sluice\n"
       "store: postgresql://db/sluice\n"
       "max_concurrent_tasks: 64\n"
+      "max_active_runs: 1000\n"
+      "scheduler_workers: 6\n"
       "io_threads: 4\n"
       "max_body_bytes: 1048576\n"
       "cancel_grace_seconds: 2.5\n"
@@ -50,6 +52,8 @@ TEST_F(ConfigFileTest, YamlSetsEveryKey) {
   EXPECT_EQ(c.data_dir, "/srv/sluice");
   EXPECT_EQ(c.store, "postgresql://db/sluice");
   EXPECT_EQ(c.max_concurrent_tasks, 64);
+  EXPECT_EQ(c.max_active_runs, 1000);
+  EXPECT_EQ(c.scheduler_workers, 6);
   EXPECT_EQ(c.io_threads, 4);
   EXPECT_EQ(c.max_body_bytes, 1048576);
   EXPECT_DOUBLE_EQ(c.cancel_grace_seconds, 2.5);
@@ -91,6 +95,8 @@ TEST_F(ConfigFileTest, WrongTypeOrRangeNamesFileAndKey) {
       {"host:\n", "host", "not empty"},
       {"host: {a: b}\n", "host", "not a mapping"},
       {"max_concurrent_tasks: 0\n", "max_concurrent_tasks", "must be from 1"},
+      {"max_active_runs: 0\n", "max_active_runs", "must be from 1 to 100000"},
+      {"scheduler_workers: 65\n", "scheduler_workers", "must be from 1 to 64"},
       {"io_threads: 1000\n", "io_threads", "must be from 1 to 256"},
       {"max_body_bytes: 12\n", "max_body_bytes", "must be from 1024"},
       {"cancel_grace_seconds: soon\n", "cancel_grace_seconds", "must be a number"},

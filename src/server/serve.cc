@@ -229,6 +229,8 @@ int Serve(const ServeConfig& config) {
   sched_options.owner = *replica;
   sched_options.lease_duration = config.lease_seconds * kMicrosPerSecond;
   sched_options.max_concurrent_tasks = config.max_concurrent_tasks;
+  sched_options.max_active_runs = config.max_active_runs;
+  sched_options.workers = config.scheduler_workers;
   service::Scheduler scheduler(**store, drivers, **executor, clock, sched_options);
 
   // Executor events go to state sync, which applies them in batches and tells the scheduler.
