@@ -71,7 +71,8 @@ SAMPLE=$(head -1 "$WORK/filter_total_paths.txt")
 echo "   sample: $SAMPLE -> $(curl -sf "$URL$SAMPLE" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["runs"]), "rows, total", d.get("total"), "estimate" if d.get("total_is_estimate") else "exact")')"
 
 echo "== 4. executor event -> visible (SSE and GET status)"
-LAT=$(python3 bench/index/event_latency.py --url "$URL" --data-dir "$WORK/data" --runs 400 --rate 40)
+LAT=$(python3 bench/index/event_latency.py --url "$URL" --data-dir "$WORK/data" --runs 400 --rate 40 \
+  --status-runs 400)
 SSE_P99=$(echo "$LAT" | json_field "['sse']['p99_ms']")
 GET_P99=$(echo "$LAT" | json_field "['status']['p99_ms']")
 echo "   $LAT (goal p99 < 10 ms)"
