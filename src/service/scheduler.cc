@@ -318,7 +318,15 @@ void Scheduler::ProcessRun(const std::string& run_id) {
     return;
   }
   // A problem of this run itself (bad definition that slipped validation, driver bug):
-  // end it as SYSTEM_ERROR rather than retrying forever.
+  // end it as SYSTEM_ERROR rather than retrying forever, once its tasks are stopped (as
+  // every run ends). Their ends wake the run; if the problem is still there, it comes back
+  // here and finds nothing running.
+  auto run = store_.GetRun(run_id);
+  auto tasks = LoadTasks(run_id);
+  if (run.ok() && tasks.ok() && !IsTerminal(run->state)) {
+    Result<bool> waiting = StopLiveTasks(*run, *tasks);
+    if (waiting.ok() && *waiting) return;
+  }
   store::RunTransition t;
   t.run_id = run_id;
   t.to = State::kSystemError;
@@ -326,7 +334,7 @@ void Scheduler::ProcessRun(const std::string& run_id) {
   t.end_time = t.at;
   t.reason = st.ToString();
   t.system_log = st.ToString();
-  if (auto tasks = LoadTasks(run_id); tasks.ok()) t.usage = UsageOf(*tasks);
+  if (tasks.ok()) t.usage = UsageOf(*tasks);
   auto outcome = store_.TransitionRun(t);
   if (!outcome.ok() && outcome.status().code() != StatusCode::kFailedPrecondition) {
     spdlog::error("run {}: cannot record SYSTEM_ERROR: {}", run_id, outcome.status().ToString());
@@ -421,6 +429,11 @@ Status Scheduler::ProcessRunOnce(const std::string& run_id) {
   }
   if (decision.wake_at) WakeRunAt(run_id, *decision.wake_at);
   if (decision.finish) {
+    // A run ends only when none of its tasks runs any more, so no task outlives its run: a
+    // crash before then leaves an active run, which the next start re-adopts and stops
+    // again. Their ends wake the run, and the driver decides the same finish again.
+    ASSIGN_OR_RETURN(bool waiting, StopLiveTasks(run, tasks));
+    if (waiting) return Status::Ok();
     store::RunTransition t;
     t.run_id = run_id;
     t.to = *decision.finish;
@@ -438,10 +451,6 @@ Status Scheduler::ProcessRunOnce(const std::string& run_id) {
         return Status::Ok();
       }
       return outcome.status();
-    }
-    if (std::any_of(tasks.begin(), tasks.end(), [](const auto& t) { return !IsTerminal(t.state); })) {
-      WakeRun(run_id);  // stop what still runs (see the terminal case above), then finish
-      return Status::Ok();
     }
     Finish(run_id);
     return Status::Ok();
@@ -605,6 +614,19 @@ Status Scheduler::CancelTasks(const store::RunRecord& run,
     if (!st.ok()) spdlog::warn("run {} task {}: cancel: {}", run.id, task.id, st.ToString());
   }
   return Status::Ok();
+}
+
+Result<bool> Scheduler::StopLiveTasks(const store::RunRecord& run,
+                                      std::vector<store::TaskRecord>& tasks) {
+  auto any_live = [&tasks] {
+    return std::any_of(tasks.begin(), tasks.end(),
+                       [](const store::TaskRecord& t) { return !IsTerminal(t.state); });
+  };
+  if (!any_live()) return false;
+  RETURN_IF_ERROR(CancelTasks(run, tasks));
+  // Tasks never submitted ended at once (CANCELED); the others end when their executor says.
+  ASSIGN_OR_RETURN(tasks, LoadTasks(run.id));
+  return any_live();
 }
 
 Result<std::vector<store::TaskRecord>> Scheduler::LoadTasks(const std::string& run_id) {

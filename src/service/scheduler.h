@@ -81,6 +81,9 @@ class Scheduler final : public RunWaker {
   Status ProcessRunOnce(const std::string& run_id);
   Status ApplyTaskTransition(const store::TaskTransition& t);
   Status CancelTasks(const store::RunRecord& run, const std::vector<store::TaskRecord>& tasks);
+  // Asks the executor to stop each task of `tasks` that has not ended, then reloads `tasks`.
+  // True while any of them still runs; its end wakes the run (OnTaskChanges).
+  Result<bool> StopLiveTasks(const store::RunRecord& run, std::vector<store::TaskRecord>& tasks);
   Status StartTasks(const store::RunRecord& run, std::vector<engine::TaskPlan> plans,
                     std::vector<store::TaskRecord>& tasks);
   // `may_exist`: the task was stored by an earlier attempt and may have been submitted

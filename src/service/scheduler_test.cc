@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -31,6 +32,27 @@ class Relay : public exec::EventSink {
   void OnExecutorEvent(const exec::ExecutorEvent& e) override {
     if (target) target->OnExecutorEvent(e);
   }
+};
+
+// MOCK until `broken` is set; from then on every decision fails, as with a driver bug.
+class BreakableMockDriver final : public engine::WorkflowDriver {
+ public:
+  explicit BreakableMockDriver(const std::atomic<bool>& broken) : broken_(broken) {}
+  std::vector<std::string> Versions() const override { return mock_.Versions(); }
+  Status Validate(const store::RunRequest& request,
+                  const std::vector<engine::SubmittedFile>& files) const override {
+    return mock_.Validate(request, files);
+  }
+  Result<engine::Decision> Decide(const store::RunRecord& run,
+                                  const std::vector<store::TaskRecord>& tasks,
+                                  engine::DriverContext& context) const override {
+    if (broken_) return Internal("driver bug");
+    return mock_.Decide(run, tasks, context);
+  }
+
+ private:
+  engine::MockDriver mock_;
+  const std::atomic<bool>& broken_;
 };
 
 class SchedulerTest : public ::testing::Test {
@@ -167,6 +189,39 @@ TEST_F(SchedulerTest, SubmitFailureEndsTheRunSystemError) {
   EXPECT_EQ(task->state, State::kSystemError);
   ASSERT_FALSE(task->system_logs.empty());
   EXPECT_NE(task->system_logs[0].find("disk full"), std::string::npos);
+}
+
+// A run the scheduler gives up on ends SYSTEM_ERROR only once its live tasks are stopped:
+// until then it stays active (and, after a crash, re-adopted), so no task outlives it.
+TEST_F(SchedulerTest, ARunThatFailsWithLiveTasksStopsThemBeforeEndingSystemError) {
+  std::atomic<bool> broken{false};
+  drivers_.Register("BREAKABLE", std::make_unique<BreakableMockDriver>(broken));
+  StartScheduler();
+  SubmitRequest req;
+  req.request.workflow_type = "BREAKABLE";
+  req.request.workflow_type_version = "1.0";
+  req.request.workflow_url = "mock://t";
+  req.request.workflow_params = R"({"tasks": 2, "parallelism": 2})";
+  auto submitted = runs_->Submit(req);
+  ASSERT_TRUE(submitted.ok()) << submitted.status().ToString();
+  const std::string id = submitted->run_id;
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 2; }));
+  ASSERT_TRUE(WaitUntil([&] {
+    auto t = store_.GetTask(id, "task-2");
+    return t.ok() && !t->executor_job_id.empty();
+  }));
+  broken = true;
+  ASSERT_TRUE(executor_.Finish(id, "task-1", State::kComplete, 0).ok());  // wakes the run
+  ASSERT_TRUE(WaitUntil([&] { return executor_.cancel_calls().size() == 1; }));
+  EXPECT_EQ(executor_.cancel_calls()[0].task_id, "task-2");
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(RunState(id), State::kRunning) << "task-2 still runs";
+  ASSERT_TRUE(executor_.Finish(id, "task-2", State::kCanceled).ok());
+  ASSERT_TRUE(WaitUntil([&] { return RunState(id) == State::kSystemError; }));
+  auto run = store_.GetRun(id);
+  ASSERT_FALSE(run->system_logs.empty());
+  EXPECT_NE(run->system_logs.back().find("driver bug"), std::string::npos);
+  EXPECT_EQ(scheduler_->ActiveTasks(), 0);
 }
 
 TEST_F(SchedulerTest, RunIsRetriedAfterTheStoreWasBrieflyUnavailable) {

@@ -2,6 +2,7 @@
 // state a task record, the execution history served at /api/v1/runs/{id}/history, and
 // kill -9 in the middle of an execution neither loses it nor runs a finished task again.
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <fstream>
@@ -170,6 +171,72 @@ TEST(AslServer, ExecutionGoesOnAfterKill9WithoutRunningAFinishedTaskAgain) {
   json log = HttpGet(server.wes() + "/runs/" + run).Json();
   EXPECT_EQ(log["outputs"], json({{"in", 1}, {"first", {{"step", 1}}}})) << log.dump();
   EXPECT_EQ(AllTasks(server, run).size(), 2u);
+}
+
+// True while `pid` runs. A zombie does not: the SIGKILL at the end of a cancel's grace period
+// takes the task's wrapper too, so its shell is left for init to reap, whenever it does.
+bool Running(pid_t pid) {
+  std::string stat;
+  std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/stat"), stat);
+  size_t end_of_name = stat.rfind(')');  // "pid (comm) state ..."
+  return end_of_name != std::string::npos && end_of_name + 2 < stat.size() &&
+         stat[end_of_name + 2] != 'Z';
+}
+
+// Two branches: Fail ends with exit 3 once Stubborn has started.
+constexpr char kFailWithSiblingMachine[] = R"({
+  "StartAt": "Both",
+  "States": {
+    "Both": {"Type": "Parallel", "End": true, "Branches": [
+      {"StartAt": "Fail", "States": {
+        "Fail": {"Type": "Task", "Resource": "local:fail", "End": true}}},
+      {"StartAt": "Stubborn", "States": {
+        "Stubborn": {"Type": "Task", "Resource": "local:stubborn", "End": true}}}
+    ]}
+  }
+})";
+
+// A failed execution ends the run only once its other tasks are stopped, so no task outlives
+// its run, even across a crash in between: here the sibling ignores SIGTERM, so it is still
+// alive for the cancel grace period after the failure, and the server is killed meanwhile.
+TEST(AslServer, FailedRunEndsOnlyAfterItsOtherTasksStoppedEvenAcrossKill9) {
+  TempDir dir;
+  std::string started = dir.path() + "/stubborn.started";
+  std::string pid_file = dir.path() + "/stubborn.pid";
+  json bindings = {{"local:fail", "until [ -e " + started + " ]; do sleep 0.05; done; exit 3"},
+                   {"local:stubborn",
+                    "trap '' TERM; echo $$ > " + pid_file + "; touch " + started + "; sleep 60"}};
+  std::string bindings_file = WriteFile(dir.path() + "/bindings.json", bindings.dump());
+  ServerProcess server(dir.path() + "/data",
+                       {"--asl-bindings-file", bindings_file, "--cancel-grace-seconds", "5"});
+  std::string run = SubmitAsl(server, kFailWithSiblingMachine, json::object());
+  ASSERT_FALSE(run.empty());
+
+  // The failure is recorded while the sibling still runs (it ignores the SIGTERM)...
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool failed = false;
+  while (!failed && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& t : AllTasks(server, run)) failed |= t.value("state", "") == "EXECUTOR_ERROR";
+    if (!failed) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(failed);
+  pid_t stubborn = 0;
+  std::ifstream(pid_file) >> stubborn;
+  ASSERT_GT(stubborn, 0);
+  ASSERT_TRUE(Running(stubborn)) << "the sibling should outlive SIGTERM for the grace period";
+  // ...so the run has not ended yet.
+  EXPECT_EQ(HttpGet(server.wes() + "/runs/" + run + "/status").Json().value("state", ""),
+            "RUNNING");
+
+  server.Kill9();
+  server.Restart();
+
+  ASSERT_EQ(WaitForTerminal(server, run), "EXECUTOR_ERROR");
+  for (const auto& t : AllTasks(server, run)) {
+    EXPECT_TRUE(t.value("state", "") == "EXECUTOR_ERROR" || t.value("state", "") == "CANCELED")
+        << "a task outlived its run: " << t.dump();
+  }
+  EXPECT_FALSE(Running(stubborn)) << "the sibling is still running";
 }
 
 }  // namespace
