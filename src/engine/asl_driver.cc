@@ -197,6 +197,33 @@ Result<std::shared_ptr<AslDriver::RunState>> AslDriver::Load(const store::RunRec
   return state;
 }
 
+Status AslDriver::Stop(const store::RunRecord& run, DriverContext& context) const {
+  std::shared_ptr<RunState> state;
+  {
+    MutexLock lock(mu_);
+    auto it = runs_.find(run.id);
+    if (it != runs_.end()) state = it->second;
+  }
+  if (state == nullptr) {
+    // Canceled before the execution started: there is nothing to stop (Load would start it).
+    ASSIGN_OR_RETURN(std::vector<store::RunEvent> recorded, context.ReplayEvents());
+    if (recorded.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(state, Load(run, context));
+    MutexLock lock(mu_);
+    runs_[run.id] = state;
+  }
+  if (state->result) return Status::Ok();  // ended, or stopped before a crash
+  asl::Event stop = asl::Event::Stop("", "the run was canceled", context.Now());
+  asl::Transition t = state->execution->Step(stop);
+  std::vector<store::RunEvent> log;
+  log.reserve(t.history.size() + 1);
+  log.push_back(ReplayRecord(stop, nullptr));
+  for (auto& h : t.history) log.push_back(HistoryRecord(std::move(h)));
+  RETURN_IF_ERROR(context.AppendEvents(log));
+  if (t.result) state->result = std::move(t.result);
+  return Status::Ok();
+}
+
 Result<Decision> AslDriver::Decide(const store::RunRecord& run,
                                    const std::vector<store::TaskRecord>& tasks,
                                    DriverContext& context) const {

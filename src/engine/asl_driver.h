@@ -51,6 +51,9 @@ class AslDriver final : public WorkflowDriver {
                   const std::vector<SubmittedFile>& files) const override;
   Result<Decision> Decide(const store::RunRecord& run, const std::vector<store::TaskRecord>& tasks,
                           DriverContext& context) const override;
+  // Feeds the execution a stop (ExecutionAborted in its history) unless it has ended or
+  // never started.
+  Status Stop(const store::RunRecord& run, DriverContext& context) const override;
   void Forget(const std::string& run_id) const override;
 
  private:

@@ -178,6 +178,51 @@ TEST(AslDriver, AFreshDriverReplaysTheLogAndStartsNothingTwice) {
   EXPECT_EQ(nlohmann::json::parse(done->outputs)["work"], 7);
 }
 
+int CountType(const std::vector<store::RunEvent>& log, const std::string& type) {
+  int n = 0;
+  for (const auto& e : log) n += e.type == type ? 1 : 0;
+  return n;
+}
+
+TEST(AslDriver, StopRecordsExecutionAbortedOnceEvenFromAFreshDriver) {
+  FakeContext ctx;
+  ctx.WriteAttachment("m.json", kEchoMachine);
+  store::RunRecord run = AslRun("m.json");
+  AslDriver driver(Bound());
+  ASSERT_TRUE(driver.Decide(run, {}, ctx).ok());  // Work's task is running
+  ASSERT_TRUE(driver.Stop(run, ctx).ok());
+  EXPECT_EQ(CountType(ctx.log, "ExecutionAborted"), 1);
+  EXPECT_EQ(ctx.log.back().type, "ExecutionAborted");
+  const size_t entries = ctx.log.size();
+  ASSERT_TRUE(driver.Stop(run, ctx).ok());
+  AslDriver restarted(Bound());  // a crash before the run ended CANCELED
+  ASSERT_TRUE(restarted.Stop(run, ctx).ok());
+  EXPECT_EQ(ctx.log.size(), entries);
+}
+
+TEST(AslDriver, StopBeforeTheExecutionStartedRecordsNothing) {
+  FakeContext ctx;
+  ctx.WriteAttachment("m.json", kEchoMachine);
+  AslDriver driver(Bound());
+  ASSERT_TRUE(driver.Stop(AslRun("m.json"), ctx).ok());
+  EXPECT_TRUE(ctx.log.empty());
+}
+
+TEST(AslDriver, StopAfterTheExecutionEndedRecordsNothing) {
+  FakeContext ctx;
+  ctx.WriteAttachment("m.json", kEchoMachine);
+  store::RunRecord run = AslRun("m.json");
+  AslDriver driver(Bound());
+  ASSERT_TRUE(driver.Decide(run, {}, ctx).ok());
+  ctx.WriteTaskFile("task-1", "stdout", "{}");
+  auto done = driver.Decide(run, {Task("task-1", State::kComplete, 0)}, ctx);
+  ASSERT_TRUE(done.ok() && done->finish.has_value());
+  const size_t entries = ctx.log.size();
+  ASSERT_TRUE(driver.Stop(run, ctx).ok());
+  EXPECT_EQ(ctx.log.size(), entries);
+  EXPECT_EQ(CountType(ctx.log, "ExecutionAborted"), 0);
+}
+
 TEST(AslDriver, FailedCommandWithErrorObjectFailsTheRunWithThatError) {
   AslDriver driver(Bound());
   FakeContext ctx;

@@ -82,6 +82,14 @@ class WorkflowDriver {
   virtual Result<Decision> Decide(const store::RunRecord& run,
                                   const std::vector<store::TaskRecord>& tasks,
                                   DriverContext& context) const = 0;
+  // The user canceled the run and its tasks have stopped: record that in the driver's own
+  // log before the run ends CANCELED (ASL: ExecutionAborted). Called again after a crash
+  // before the run ended, so a second call must change nothing.
+  virtual Status Stop(const store::RunRecord& run, DriverContext& context) const {
+    (void)run;
+    (void)context;
+    return Status::Ok();
+  }
   // The run is over (or no longer ours): drop whatever is cached for it.
   virtual void Forget(const std::string& run_id) const { (void)run_id; }
 };

@@ -362,6 +362,15 @@ Status Scheduler::ProcessRunOnce(const std::string& run_id) {
                                 [](const auto& t) { return !IsTerminal(t.state); });
     if (!any_live) {
       if (run.state == State::kCanceling) {
+        // The driver records the stop in its own log first (best effort: a run the user
+        // canceled ends CANCELED all the same).
+        if (const engine::WorkflowDriver* driver = drivers_.Find(run.request.workflow_type)) {
+          RunDriverContext context(store_, clock_, options_.data_dir, run_id);
+          if (Status st = driver->Stop(run, context); !st.ok()) {
+            spdlog::warn("run {}: cannot record the stop in its engine log: {}", run_id,
+                         st.ToString());
+          }
+        }
         store::RunTransition t;
         t.run_id = run_id;
         t.to = State::kCanceled;

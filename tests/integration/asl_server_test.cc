@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -171,6 +172,34 @@ TEST(AslServer, ExecutionGoesOnAfterKill9WithoutRunningAFinishedTaskAgain) {
   json log = HttpGet(server.wes() + "/runs/" + run).Json();
   EXPECT_EQ(log["outputs"], json({{"in", 1}, {"first", {{"step", 1}}}})) << log.dump();
   EXPECT_EQ(AllTasks(server, run).size(), 2u);
+}
+
+TEST(AslServer, CancelEndsTheExecutionWithExecutionAborted) {
+  TempDir dir;
+  std::string started = dir.path() + "/long.started";
+  json bindings = {{"local:long", "touch " + started + "; sleep 60"}};
+  std::string bindings_file = WriteFile(dir.path() + "/bindings.json", bindings.dump());
+  ServerProcess server(dir.path() + "/data", {"--asl-bindings-file", bindings_file});
+  std::string run = SubmitAsl(server, R"({
+    "StartAt": "Long",
+    "States": {"Long": {"Type": "Task", "Resource": "local:long", "End": true}}
+  })",
+                              json::object());
+  ASSERT_FALSE(run.empty());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!std::filesystem::exists(started) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(std::filesystem::exists(started));
+  ASSERT_EQ(HttpPost(server.wes() + "/runs/" + run + "/cancel", "", "application/json").status,
+            200);
+  ASSERT_EQ(WaitForTerminal(server, run), "CANCELED");
+  std::vector<json> history = AllHistory(server, run);
+  ASSERT_FALSE(history.empty());
+  EXPECT_EQ(history.back().value("type", ""), "ExecutionAborted") << history.back().dump();
+  int aborted = 0;
+  for (const auto& e : history) aborted += e.value("type", "") == "ExecutionAborted" ? 1 : 0;
+  EXPECT_EQ(aborted, 1);
 }
 
 // True while `pid` runs. A zombie does not: the SIGKILL at the end of a cancel's grace period
