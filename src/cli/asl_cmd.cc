@@ -32,8 +32,8 @@ Each Task is answered by, in this order:
   2. The command bound to the task's Resource (--bindings FILE holds {"<resource>":
      "<command>"}; --bind RESOURCE=COMMAND adds or replaces one). It runs with /bin/sh -c,
      gets the effective input as JSON on stdin and SLUICE_RESOURCE, SLUICE_STATE_NAME,
-     SLUICE_EXECUTION_NAME and SLUICE_ATTEMPT (1, 2, ... with retries) in its environment.
-     Exit 0: stdout is the result (JSON; empty means null). Other exits fail the task with
+     SLUICE_EXECUTION_NAME and SLUICE_ATTEMPT (1, 2, ... with retries) in its environment,
+     and SLUICE_HEARTBEAT_FILE: touching it sends a heartbeat (HeartbeatSeconds). Exit 0: stdout is the result (JSON; empty means null). Other exits fail the task with
      stdout's {"Error": ..., "Cause": ...} if it prints one, else States.TaskFailed with the
      tail of stderr as cause. Its stderr is echoed on ours, prefixed by the state name.
   3. arn:aws:states:::batch:submitJob(.sync) without a binding: ContainerOverrides.Command

@@ -184,6 +184,18 @@ TEST_F(AslCmdTest, CatchHandlesABoundCommandsError) {
             ordered_json::parse(R"({"keep": true, "err": {"Error": "MyError", "Cause": "c"}})"));
 }
 
+TEST_F(AslCmdTest, HeartbeatFileKeepsACommandAliveAndSilenceTimesItOut) {
+  Write("m.json", TaskMachine("arn:r", R"(, "HeartbeatSeconds": 1)"));
+  Write("beat.json", R"({"arn:r": "for i in 1 2 3 4 5 6 7 8; do )"
+                     R"(touch \"$SLUICE_HEARTBEAT_FILE\"; sleep 0.25; done; echo 8"})");
+  Outcome alive = Sluice("asl run m.json --bindings beat.json");
+  ASSERT_EQ(alive.exit_code, 0) << alive.err;
+  EXPECT_EQ(alive.out, "{\"status\":\"SUCCEEDED\",\"output\":8}\n");
+  Outcome quiet = Sluice("asl run m.json --bind 'arn:r=sleep 30'");
+  EXPECT_EQ(quiet.exit_code, 1) << quiet.err;
+  EXPECT_EQ(quiet.Line()["error"], "States.HeartbeatTimeout");
+}
+
 TEST_F(AslCmdTest, UnboundResourceFailsWithResourceNotBound) {
   Write("m.json", TaskMachine("arn:aws:lambda:us-east-1:1:function:f"));
   Outcome o = Sluice("asl run m.json");

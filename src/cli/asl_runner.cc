@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <iostream>
 #include <queue>
 #include <unordered_map>
@@ -79,6 +81,10 @@ struct TaskRun {
   bool done = false;      // over; remove it
   uint64_t process = 0;
   std::unique_ptr<BatchRun> batch;
+  // A bound command touches this file ($SLUICE_HEARTBEAT_FILE) to send a heartbeat; the
+  // time of the last one fed.
+  std::string heartbeat_file;
+  Micros heartbeat_at = 0;
 };
 
 // Blocks SIGINT, SIGTERM and SIGCHLD for a signalfd and ignores SIGPIPE (a child that does
@@ -114,6 +120,11 @@ class SignalScope {
 
 struct AslRunner::Impl {
   Impl(const Clock& c, AslRunnerOptions o) : clock(c), options(std::move(o)) {}
+  ~Impl() {
+    if (heartbeat_dir.empty()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(heartbeat_dir, ec);
+  }
 
   const Clock& clock;
   AslRunnerOptions options;
@@ -129,6 +140,7 @@ struct AslRunner::Impl {
   std::optional<asl::ExecutionResult> result;
   bool shutting_down = false;
   int interrupts = 0;
+  std::string heartbeat_dir;  // the tasks' heartbeat files; removed at the end
 
   Micros Now() const { return clock.Now(); }
 
@@ -197,9 +209,11 @@ struct AslRunner::Impl {
   void StartCommand(const asl::StartTask& task, const std::string& command) {
     ProcessSpec spec;
     spec.argv = {"/bin/sh", "-c", command};
-    spec.env =
-        WithVariables(base_env, asl::BindingEnvironment(task.resource, task.state_name,
-                                                        options.execution_name, task.attempt));
+    std::vector<std::pair<std::string, std::string>> vars = asl::BindingEnvironment(
+        task.resource, task.state_name, options.execution_name, task.attempt);
+    std::string heartbeat_file = HeartbeatFile(task.task_id);
+    if (!heartbeat_file.empty()) vars.emplace_back("SLUICE_HEARTBEAT_FILE", heartbeat_file);
+    spec.env = WithVariables(base_env, vars);
     spec.stdin_data = Dump(task.input) + "\n";
     spec.echo = !options.quiet;
     spec.echo_prefix = "[" + Label(task) + "] ";
@@ -214,7 +228,31 @@ struct AslRunner::Impl {
     run.task_id = task.task_id;
     run.label = Label(task);
     run.process = *process;
+    run.heartbeat_file = std::move(heartbeat_file);
     task_of_process[*process] = task.task_id;
+  }
+
+  // Where task `task_id` may touch its heartbeat file ("" if the directory for them could not
+  // be made: such a task then cannot send heartbeats).
+  std::string HeartbeatFile(const std::string& task_id) {
+    if (heartbeat_dir.empty()) {
+      std::string tmpl = (std::filesystem::temp_directory_path() / "sluice-asl.XXXXXX").string();
+      if (::mkdtemp(tmpl.data()) == nullptr) return "";
+      heartbeat_dir = tmpl;
+    }
+    return heartbeat_dir + "/" + task_id + ".heartbeat";
+  }
+
+  // Feeds, before any timer fires, a heartbeat for each running command that touched its
+  // file since the last one fed: a heartbeat timer it renews is then no longer due.
+  void FeedHeartbeats() {
+    for (auto& [id, run] : tasks) {
+      if (run.done || run.heartbeat_file.empty()) continue;
+      std::optional<Micros> touched = exec::local::FileMtime(run.heartbeat_file);
+      if (!touched || *touched <= run.heartbeat_at) continue;
+      run.heartbeat_at = *touched;
+      events.push_back(asl::Event::TaskHeartbeat(id, std::min(*touched, Now())));
+    }
   }
 
   void StartBatchJob(const asl::StartTask& task, bool sync) {
@@ -386,16 +424,22 @@ struct AslRunner::Impl {
     }
   }
 
-  // Fires the timers that are due; true if any execution timer fired.
+  // Fires the timers that are due; true if any execution timer fired (or a heartbeat came
+  // first, which may have renewed it).
   bool FireDueTimers() {
     bool fired = false;
     Micros now = clock.Monotonic();
     while (!timers.empty() && timers.top().due <= now) {
       Timer timer = timers.top();
-      timers.pop();
       switch (timer.kind) {
         case TimerKind::kExecution: {
           auto live = live_timers.find(timer.id);
+          if (live != live_timers.end() && live->second == timer.seq && !result) {
+            size_t before = events.size();
+            FeedHeartbeats();
+            if (events.size() > before) return true;  // fed first; the timer is looked at again
+          }
+          timers.pop();
           if (live == live_timers.end() || live->second != timer.seq || result) break;
           live_timers.erase(live);
           events.push_back(asl::Event::TimerFired(timer.id, std::max(Now(), timer.deadline)));
@@ -403,9 +447,11 @@ struct AslRunner::Impl {
           break;
         }
         case TimerKind::kKill:
+          timers.pop();
           processes.Signal(timer.process, SIGKILL);
           break;
         case TimerKind::kBatchTimeout: {
+          timers.pop();
           auto owner = task_of_process.find(timer.process);
           if (owner == task_of_process.end()) break;
           auto it = tasks.find(owner->second);

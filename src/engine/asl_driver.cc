@@ -12,6 +12,7 @@
 #include "asl/binding.h"
 #include "asl/definition.h"
 #include "asl/interpreter.h"
+#include "exec/local/posix_util.h"
 
 namespace sluice::engine {
 namespace fs = std::filesystem;
@@ -21,6 +22,9 @@ namespace {
 
 constexpr char kTaskIdPrefix[] = "task-";
 constexpr char kInputFile[] = "input.json";
+// A task sends a heartbeat by touching this file in its directory ($SLUICE_HEARTBEAT_FILE).
+constexpr char kHeartbeatFile[] = "heartbeat";
+constexpr char kHeartbeatEnv[] = "SLUICE_HEARTBEAT_FILE";
 constexpr size_t kMaxTaskOutputBytes = 256 * 1024 + 1;  // one past the ASL payload limit
 constexpr char kReplayType[] = "Input";
 
@@ -123,6 +127,14 @@ struct AslDriver::RunState {
   std::shared_ptr<const asl::Definition> definition;
   std::unique_ptr<asl::Execution> execution;
   std::optional<asl::ExecutionResult> result;
+  // The time of the last heartbeat fed per execution task id (a newer one is fed, once).
+  std::map<std::string, Micros> heartbeat_at;
+
+  void Fed(const asl::Event& e) {
+    if (e.type != asl::Event::Type::kTaskHeartbeat) return;
+    Micros& last = heartbeat_at[e.task_id];
+    last = std::max(last, e.at);
+  }
 };
 
 AslDriver::AslDriver(AslDriverOptions options) : options_(std::move(options)) {}
@@ -191,6 +203,7 @@ Result<std::shared_ptr<AslDriver::RunState>> AslDriver::Load(const store::RunRec
   for (const store::RunEvent& r : recorded) {
     ASSIGN_OR_RETURN(Value details, ParseValue(r.details, "engine log entry"));
     ASSIGN_OR_RETURN(asl::Event e, asl::Event::FromJson(details["event"]));
+    state->Fed(e);
     asl::Transition t = state->execution->Step(e);
     if (t.result) state->result = std::move(t.result);
   }
@@ -248,6 +261,7 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
   Decision d;
   std::vector<store::RunEvent> log;
   auto feed = [&](const asl::Event& e) {
+    state->Fed(e);
     asl::Transition t = state->execution->Step(e);
     log.push_back(ReplayRecord(e, nullptr));
     for (auto& h : t.history) log.push_back(HistoryRecord(std::move(h)));
@@ -262,6 +276,22 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
   for (bool progressed = true; progressed && !state->result;) {
     progressed = false;
     Micros now = context.Now();
+    // Heartbeats first: a running task touches its heartbeat file, and the time it last did
+    // is fed as a heartbeat whenever the execution is asked (its heartbeat timer wakes it), so
+    // the timer it renews is no longer due below.
+    for (const asl::StartTask& st : state->execution->RunningTasks()) {
+      if (!st.heartbeat_seconds) continue;
+      auto rec = records.find(RecordId(st.task_id));
+      if (rec == records.end() || IsTerminal(rec->second->state)) continue;
+      std::optional<Micros> touched =
+          exec::local::FileMtime(context.TaskDir(rec->second->id) + "/" + kHeartbeatFile);
+      if (!touched) continue;
+      Micros at = std::min(*touched, now);  // a node's clock ahead of ours
+      auto last = state->heartbeat_at.find(st.task_id);
+      if (last != state->heartbeat_at.end() && at <= last->second) continue;
+      feed(asl::Event::TaskHeartbeat(st.task_id, at));
+      progressed = true;
+    }
     std::vector<asl::Event> events;
     to_start.clear();
     for (const asl::StartTask& st : state->execution->RunningTasks()) {
@@ -399,6 +429,7 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
     TaskPlan plan;
     plan.task_id = RecordId(st.task_id);
     plan.name = TaskName(st);
+    plan.env[kHeartbeatEnv] = context.TaskDir(plan.task_id) + "/" + kHeartbeatFile;
     if (!launch.batch) {
       const std::string& command = options_.bindings.at(st.resource);
       std::string dir = context.TaskDir(plan.task_id);

@@ -1,11 +1,13 @@
 #include "engine/asl_driver.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 namespace sluice::engine {
 namespace {
@@ -272,6 +274,61 @@ TEST(AslDriver, WaitStateAsksToBeWokenAtItsDeadline) {
   ASSERT_TRUE(late->finish.has_value());
   EXPECT_EQ(*late->finish, State::kComplete);
   EXPECT_EQ(nlohmann::json::parse(late->outputs), nlohmann::json::parse(R"({"in":1})"));
+}
+
+// Sets the modification time of `path` (creating it) to `at`.
+void Touch(const std::string& path, Micros at) {
+  std::ofstream(path, std::ios::app).flush();
+  struct timespec times[2];
+  times[0].tv_sec = times[1].tv_sec = at / kMicrosPerSecond;
+  times[0].tv_nsec = times[1].tv_nsec = (at % kMicrosPerSecond) * 1000;
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0) << path;
+}
+
+TEST(AslDriver, HeartbeatFileKeepsATaskAliveUntilItGoesQuiet) {
+  AslDriver driver(Bound());
+  FakeContext ctx;
+  ctx.WriteAttachment("h.json", R"({"StartAt": "Work", "States": {"Work": {
+      "Type": "Task", "Resource": "local:work", "HeartbeatSeconds": 5, "End": true}}})");
+  store::RunRecord run = AslRun("h.json");
+  const Micros start = ctx.now;
+  auto d = driver.Decide(run, {}, ctx);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_EQ(d->start.size(), 1u);
+  const std::string beat = d->start[0].env.at("SLUICE_HEARTBEAT_FILE");
+  EXPECT_EQ(beat, ctx.TaskDir("task-1") + "/heartbeat");
+  ASSERT_TRUE(d->wake_at.has_value());
+  EXPECT_EQ(*d->wake_at, start + 5 * kMicrosPerSecond);
+  const std::vector<store::TaskRecord> running = {Task("task-1", State::kRunning, std::nullopt)};
+
+  // A heartbeat 3 s in: at the 5 s deadline the task lives on, now until 8 s.
+  fs::create_directories(ctx.TaskDir("task-1"));
+  Touch(beat, start + 3 * kMicrosPerSecond);
+  ctx.now = start + 5 * kMicrosPerSecond;
+  auto alive = driver.Decide(run, running, ctx);
+  ASSERT_TRUE(alive.ok()) << alive.status().ToString();
+  EXPECT_FALSE(alive->finish.has_value());
+  EXPECT_TRUE(alive->cancel.empty());
+  ASSERT_TRUE(alive->wake_at.has_value());
+  EXPECT_EQ(*alive->wake_at, start + 8 * kMicrosPerSecond);
+  EXPECT_EQ(CountType(ctx.log, "Input"), 2);  // the start and one heartbeat, fed once
+
+  // A fresh driver (a restart) replays the heartbeat and does not feed it again...
+  AslDriver restarted(Bound());
+  ctx.now = start + 6 * kMicrosPerSecond;
+  auto replayed = restarted.Decide(run, running, ctx);
+  ASSERT_TRUE(replayed.ok()) << replayed.status().ToString();
+  EXPECT_FALSE(replayed->finish.has_value());
+  EXPECT_EQ(CountType(ctx.log, "Input"), 2);
+
+  // ...and with no heartbeat since, the task times out at 8 s.
+  ctx.now = start + 8 * kMicrosPerSecond;
+  auto quiet = restarted.Decide(run, running, ctx);
+  ASSERT_TRUE(quiet.ok()) << quiet.status().ToString();
+  ASSERT_TRUE(quiet->finish.has_value());
+  EXPECT_EQ(*quiet->finish, State::kExecutorError);
+  EXPECT_NE(quiet->reason.find("States.HeartbeatTimeout"), std::string::npos) << quiet->reason;
+  EXPECT_EQ(quiet->cancel, (std::vector<std::string>{"task-1"}));
 }
 
 TEST(AslDriver, BatchSyncJobRunsItsCommandAndReturnsAJobDescription) {

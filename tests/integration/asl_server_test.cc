@@ -202,6 +202,43 @@ TEST(AslServer, CancelEndsTheExecutionWithExecutionAborted) {
   EXPECT_EQ(aborted, 1);
 }
 
+// A bound command sends heartbeats by touching $SLUICE_HEARTBEAT_FILE: one that keeps doing so
+// outlives its HeartbeatSeconds, one that stays quiet times out with States.HeartbeatTimeout.
+TEST(AslServer, HeartbeatFileKeepsATaskAliveAndSilenceTimesItOut) {
+  TempDir dir;
+  json bindings = {
+      {"local:beat",
+       "for i in 1 2 3 4 5 6 7 8 9 10; do touch \"$SLUICE_HEARTBEAT_FILE\"; sleep 0.3; done; "
+       "echo '{\"beats\": 10}'"},
+      {"local:quiet", "sleep 30"}};
+  std::string bindings_file = WriteFile(dir.path() + "/bindings.json", bindings.dump());
+  ServerProcess server(dir.path() + "/data", {"--asl-bindings-file", bindings_file});
+  auto machine = [](const std::string& resource) {
+    return json({{"StartAt", "Work"},
+                 {"States",
+                  {{"Work",
+                    {{"Type", "Task"},
+                     {"Resource", resource},
+                     {"HeartbeatSeconds", 2},
+                     {"End", true}}}}}})
+        .dump();
+  };
+  std::string beating = SubmitAsl(server, machine("local:beat"), json::object());
+  std::string quiet = SubmitAsl(server, machine("local:quiet"), json::object());
+  ASSERT_FALSE(beating.empty());
+  ASSERT_FALSE(quiet.empty());
+
+  ASSERT_EQ(WaitForTerminal(server, beating), "COMPLETE");
+  EXPECT_EQ(HttpGet(server.wes() + "/runs/" + beating).Json()["outputs"], json({{"beats", 10}}));
+  ASSERT_EQ(WaitForTerminal(server, quiet), "EXECUTOR_ERROR");
+  bool timed_out = false;
+  for (const auto& e : AllHistory(server, quiet)) {
+    timed_out |= e.value("type", "") == "TaskTimedOut" &&
+                 e["details"].value("error", "") == "States.HeartbeatTimeout";
+  }
+  EXPECT_TRUE(timed_out);
+}
+
 // True while `pid` runs. A zombie does not: the SIGKILL at the end of a cancel's grace period
 // takes the task's wrapper too, so its shell is left for init to reap, whenever it does.
 bool Running(pid_t pid) {
