@@ -185,7 +185,7 @@ TEST_F(AslCmdTest, CatchHandlesABoundCommandsError) {
 }
 
 TEST_F(AslCmdTest, HeartbeatFileKeepsACommandAliveAndSilenceTimesItOut) {
-  Write("m.json", TaskMachine("arn:r", R"(, "HeartbeatSeconds": 1)"));
+  Write("m.json", TaskMachine("arn:r", R"(, "HeartbeatSeconds": 2)"));
   Write("beat.json", R"({"arn:r": "for i in 1 2 3 4 5 6 7 8; do )"
                      R"(touch \"$SLUICE_HEARTBEAT_FILE\"; sleep 0.25; done; echo 8"})");
   Outcome alive = Sluice("asl run m.json --bindings beat.json");
