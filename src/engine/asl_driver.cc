@@ -39,6 +39,13 @@ Result<std::string> ReadFile(const std::string& path, size_t max_bytes, std::str
   return data;
 }
 
+// A Batch job submitted without .sync (and not bound to a command): answered with the
+// submission's response once its task record exists, while the job goes on.
+bool IsDetachedJob(const asl::StartTask& st, const std::map<std::string, std::string>& bindings) {
+  bool sync = false;
+  return bindings.count(st.resource) == 0 && asl::IsBatchSubmitJob(st.resource, &sync) && !sync;
+}
+
 // The path a non-attachment workflow_url names, or "" if it names none.
 std::string LocalPathOf(const std::string& url) {
   if (url.rfind("file://", 0) == 0) return url.substr(7);
@@ -129,11 +136,22 @@ struct AslDriver::RunState {
   std::optional<asl::ExecutionResult> result;
   // The time of the last heartbeat fed per execution task id (a newer one is fed, once).
   std::map<std::string, Micros> heartbeat_at;
+  // Task records of Batch jobs submitted without .sync and answered: the execution no longer
+  // waits for them, the run does (they are not stopped when it ends, unless it is aborted).
+  std::set<std::string> detached;
 
-  void Fed(const asl::Event& e) {
-    if (e.type != asl::Event::Type::kTaskHeartbeat) return;
-    Micros& last = heartbeat_at[e.task_id];
-    last = std::max(last, e.at);
+  // Before `e` is fed (and when it is replayed): what it tells about heartbeats and jobs.
+  void Feeding(const asl::Event& e, const std::map<std::string, std::string>& bindings) {
+    if (e.type == asl::Event::Type::kTaskHeartbeat) {
+      Micros& last = heartbeat_at[e.task_id];
+      last = std::max(last, e.at);
+    } else if (e.type == asl::Event::Type::kTaskSucceeded) {
+      for (const asl::StartTask& st : execution->RunningTasks()) {
+        if (st.task_id == e.task_id && IsDetachedJob(st, bindings)) {
+          detached.insert(RecordId(st.task_id));
+        }
+      }
+    }
   }
 };
 
@@ -203,7 +221,7 @@ Result<std::shared_ptr<AslDriver::RunState>> AslDriver::Load(const store::RunRec
   for (const store::RunEvent& r : recorded) {
     ASSIGN_OR_RETURN(Value details, ParseValue(r.details, "engine log entry"));
     ASSIGN_OR_RETURN(asl::Event e, asl::Event::FromJson(details["event"]));
-    state->Fed(e);
+    state->Feeding(e, options_.bindings);
     asl::Transition t = state->execution->Step(e);
     if (t.result) state->result = std::move(t.result);
   }
@@ -261,7 +279,7 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
   Decision d;
   std::vector<store::RunEvent> log;
   auto feed = [&](const asl::Event& e) {
-    state->Fed(e);
+    state->Feeding(e, options_.bindings);
     asl::Transition t = state->execution->Step(e);
     log.push_back(ReplayRecord(e, nullptr));
     for (auto& h : t.history) log.push_back(HistoryRecord(std::move(h)));
@@ -301,6 +319,28 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
         continue;
       }
       const store::TaskRecord& task = *rec->second;
+      if (IsDetachedJob(st, options_.bindings)) {
+        // Submitted once its record exists (the job may be running or over already), unless
+        // the executor could not take it at all.
+        if (task.state == State::kSystemError && task.executor_job_id.empty()) {
+          events.push_back(asl::Event::TaskFailed(
+              st.task_id, std::string(asl::kBatchClientException),
+              "the job could not be submitted" +
+                  (task.system_logs.empty() ? "" : ": " + task.system_logs.back()),
+              task.end_time.value_or(now)));
+          continue;
+        }
+        auto spec = asl::ParseSubmitJob(st.input);
+        if (!spec.ok()) {  // checked before it started; the definition cannot have changed
+          events.push_back(
+              asl::Event::TaskFailed(st.task_id, spec.error().error, spec.error().cause, now));
+          continue;
+        }
+        events.push_back(asl::Event::TaskSucceeded(
+            st.task_id, asl::BatchSubmitJobResponse(*spec, asl::BatchJobId(run.id, st.task_id)),
+            task.created_at));
+        continue;
+      }
       if (!IsTerminal(task.state)) continue;
       Micros at = task.end_time.value_or(now);
       if (options_.bindings.count(st.resource) == 0 && asl::IsBatchSubmitJob(st.resource, nullptr)) {
@@ -360,9 +400,8 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
     // Tasks nothing can run fail at once.
     for (auto it = to_start.begin(); it != to_start.end();) {
       const asl::StartTask& st = it->task;
-      bool sync = false;
       bool bound = options_.bindings.count(st.resource) > 0;
-      if (!bound && !(asl::IsBatchSubmitJob(st.resource, &sync) && sync)) {
+      if (!bound && !asl::IsBatchSubmitJob(st.resource, nullptr)) {
         asl::ErrorInfo e = asl::ResourceNotBoundError(st.resource, st.state_name);
         events.push_back(asl::Event::TaskFailed(st.task_id, e.error, e.cause, now));
         it = to_start.erase(it);
@@ -409,20 +448,36 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
                  r.error + (r.cause.empty() ? "" : ": " + Truncate(r.cause, 2000));
       d.outputs = Dump(Value{{"Error", r.error}, {"Cause", r.cause}});
     }
-    // Whatever still runs is no longer wanted.
+    // Whatever still runs is no longer wanted, but for the Batch jobs it submitted without
+    // .sync: the run ends once they have (an aborted execution stops them too).
+    const bool aborted = r.status == asl::ExecutionResult::Status::kAborted;
+    bool jobs_running = false;
     for (const auto& t : tasks) {
-      if (!IsTerminal(t.state)) d.cancel.push_back(t.id);
+      if (IsTerminal(t.state)) continue;
+      if (!aborted && state->detached.count(t.id) > 0) {
+        jobs_running = true;
+      } else {
+        d.cancel.push_back(t.id);
+      }
+    }
+    if (jobs_running) {
+      d.finish.reset();
+      d.outputs = "{}";
+      d.reason.clear();
     }
     return d;
   }
 
-  // Tasks the execution no longer waits for (a timeout, a failed sibling) are stopped.
+  // Tasks the execution no longer waits for (a timeout, a failed sibling) are stopped; the
+  // Batch jobs it submitted without .sync go on.
   std::set<std::string> running;
   for (const asl::StartTask& st : state->execution->RunningTasks()) {
     running.insert(RecordId(st.task_id));
   }
   for (const auto& t : tasks) {
-    if (!IsTerminal(t.state) && running.count(t.id) == 0) d.cancel.push_back(t.id);
+    if (!IsTerminal(t.state) && running.count(t.id) == 0 && state->detached.count(t.id) == 0) {
+      d.cancel.push_back(t.id);
+    }
   }
   for (const Launch& launch : to_start) {
     const asl::StartTask& st = launch.task;

@@ -358,5 +358,50 @@ TEST(AslDriver, BatchSyncJobRunsItsCommandAndReturnsAJobDescription) {
   EXPECT_EQ(out["Container"]["ExitCode"], 0);
 }
 
+// submitJob without .sync: answered with the submission once the job's task record exists;
+// the execution goes on and ends, and the run waits for the job (it is not stopped).
+TEST(AslDriver, SubmitJobWithoutSyncIsAnsweredAtOnceAndTheRunWaitsForTheJob) {
+  FakeContext ctx;
+  ctx.WriteAttachment("d.json", R"({"StartAt": "Job", "States": {
+      "Job": {"Type": "Task", "Resource": "arn:aws:states:::batch:submitJob",
+        "Parameters": {"JobName": "index", "JobQueue": "q", "JobDefinition": "d",
+          "ContainerOverrides": {"Command": ["sleep", "5"]}},
+        "ResultPath": "$.job", "Next": "Done"},
+      "Done": {"Type": "Succeed"}}})");
+  store::RunRecord run = AslRun("d.json");
+  AslDriver driver(AslDriverOptions{});
+  auto d = driver.Decide(run, {}, ctx);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_EQ(d->start.size(), 1u);
+  EXPECT_EQ(d->start[0].argv, (std::vector<std::string>{"sleep", "5"}));
+  EXPECT_FALSE(d->finish.has_value());
+
+  // The record exists and the job runs: the state is answered, the execution succeeds, and
+  // the run waits for the job instead of stopping it.
+  const std::vector<store::TaskRecord> running = {Task("task-1", State::kRunning, std::nullopt)};
+  auto waiting = driver.Decide(run, running, ctx);
+  ASSERT_TRUE(waiting.ok()) << waiting.status().ToString();
+  EXPECT_FALSE(waiting->finish.has_value());
+  EXPECT_TRUE(waiting->cancel.empty());
+  EXPECT_TRUE(waiting->start.empty());
+  EXPECT_EQ(CountType(ctx.log, "ExecutionSucceeded"), 1);
+
+  // The same after a restart (the replayed log says the job was submitted without .sync).
+  AslDriver restarted(AslDriverOptions{});
+  auto replayed = restarted.Decide(run, running, ctx);
+  ASSERT_TRUE(replayed.ok()) << replayed.status().ToString();
+  EXPECT_FALSE(replayed->finish.has_value());
+  EXPECT_TRUE(replayed->cancel.empty());
+
+  auto done = restarted.Decide(run, {Task("task-1", State::kComplete, 0)}, ctx);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  ASSERT_TRUE(done->finish.has_value());
+  EXPECT_EQ(*done->finish, State::kComplete);
+  auto out = nlohmann::json::parse(done->outputs);
+  EXPECT_EQ(out["job"]["JobName"], "index");
+  EXPECT_EQ(out["job"]["JobId"].get<std::string>().empty(), false);
+  EXPECT_TRUE(out["job"].contains("JobArn"));
+}
+
 }  // namespace
 }  // namespace sluice::engine

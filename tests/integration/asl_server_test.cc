@@ -239,6 +239,54 @@ TEST(AslServer, HeartbeatFileKeepsATaskAliveAndSilenceTimesItOut) {
   EXPECT_TRUE(timed_out);
 }
 
+// A Batch job submitted without .sync answers its state at once; the execution goes on and
+// ends, and the run ends once the job has (it is not stopped with the execution).
+TEST(AslServer, SubmitJobWithoutSyncRunsTheJobAndTheRunWaitsForIt) {
+  TempDir dir;
+  std::string marker = dir.path() + "/job.done";
+  ServerProcess server(dir.path() + "/data");
+  json machine = {
+      {"StartAt", "Job"},
+      {"States",
+       {{"Job",
+         {{"Type", "Task"},
+          {"Resource", "arn:aws:states:::batch:submitJob"},
+          {"Parameters",
+           {{"JobName", "index"},
+            {"JobQueue", "q"},
+            {"JobDefinition", "d"},
+            {"ContainerOverrides", {{"Command", {"/bin/sh", "-c", "sleep 2; touch " + marker}}}}}},
+          {"ResultPath", "$.job"},
+          {"Next", "Done"}}},
+        {"Done", {{"Type", "Succeed"}}}}}};
+  std::string run = SubmitAsl(server, machine.dump(), json::object());
+  ASSERT_FALSE(run.empty());
+
+  // The execution succeeds while the job still runs, and the run waits for it.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  bool succeeded = false;
+  while (!succeeded && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& e : AllHistory(server, run)) {
+      succeeded |= e.value("type", "") == "ExecutionSucceeded";
+    }
+    if (!succeeded) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(succeeded);
+  if (!std::filesystem::exists(marker)) {
+    EXPECT_EQ(HttpGet(server.wes() + "/runs/" + run + "/status").Json().value("state", ""),
+              "RUNNING");
+  }
+
+  ASSERT_EQ(WaitForTerminal(server, run), "COMPLETE");
+  EXPECT_TRUE(std::filesystem::exists(marker)) << "the run ended before its job";
+  json log = HttpGet(server.wes() + "/runs/" + run).Json();
+  EXPECT_EQ(log["outputs"]["job"]["JobName"], "index") << log.dump();
+  EXPECT_TRUE(log["outputs"]["job"].contains("JobId")) << log.dump();
+  std::vector<json> tasks = AllTasks(server, run);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].value("state", ""), "COMPLETE");
+}
+
 // True while `pid` runs. A zombie does not: the SIGKILL at the end of a cancel's grace period
 // takes the task's wrapper too, so its shell is left for init to reap, whenever it does.
 bool Running(pid_t pid) {
