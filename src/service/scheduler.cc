@@ -357,10 +357,8 @@ Status Scheduler::ProcessRunOnce(const std::string& run_id) {
 
   if (IsTerminal(run.state) || run.state == State::kCanceling) {
     // Stop whatever still runs; a CANCELING run ends CANCELED once nothing does.
-    RETURN_IF_ERROR(CancelTasks(run, tasks));
-    bool any_live = std::any_of(tasks.begin(), tasks.end(),
-                                [](const auto& t) { return !IsTerminal(t.state); });
-    if (!any_live) {
+    ASSIGN_OR_RETURN(bool waiting, StopLiveTasks(run, tasks));
+    if (!waiting) {
       if (run.state == State::kCanceling) {
         // The driver records the stop in its own log first (best effort: a run the user
         // canceled ends CANCELED all the same).
