@@ -43,6 +43,9 @@ Result<Bindings> ParseBindings(std::string_view json_text);
 // Parses one `--bind RESOURCE=COMMAND` (split at the first '='; neither side empty).
 Result<std::pair<std::string, std::string>> ParseBindFlag(std::string_view text);
 
+// The variable naming the file a task touches to send a heartbeat (HeartbeatSeconds).
+inline constexpr char kHeartbeatFileVariable[] = "SLUICE_HEARTBEAT_FILE";
+
 // The environment variables a bound command gets on top of the driver's own.
 std::vector<std::pair<std::string, std::string>> BindingEnvironment(std::string_view resource,
                                                                     std::string_view state_name,

@@ -212,7 +212,7 @@ struct AslRunner::Impl {
     std::vector<std::pair<std::string, std::string>> vars = asl::BindingEnvironment(
         task.resource, task.state_name, options.execution_name, task.attempt);
     std::string heartbeat_file = HeartbeatFile(task.task_id);
-    if (!heartbeat_file.empty()) vars.emplace_back("SLUICE_HEARTBEAT_FILE", heartbeat_file);
+    if (!heartbeat_file.empty()) vars.emplace_back(asl::kHeartbeatFileVariable, heartbeat_file);
     spec.env = WithVariables(base_env, vars);
     spec.stdin_data = Dump(task.input) + "\n";
     spec.echo = !options.quiet;
@@ -434,13 +434,14 @@ struct AslRunner::Impl {
       switch (timer.kind) {
         case TimerKind::kExecution: {
           auto live = live_timers.find(timer.id);
-          if (live != live_timers.end() && live->second == timer.seq && !result) {
+          const bool wanted = live != live_timers.end() && live->second == timer.seq && !result;
+          if (wanted) {
             size_t before = events.size();
             FeedHeartbeats();
             if (events.size() > before) return true;  // fed first; the timer is looked at again
           }
           timers.pop();
-          if (live == live_timers.end() || live->second != timer.seq || result) break;
+          if (!wanted) break;
           live_timers.erase(live);
           events.push_back(asl::Event::TimerFired(timer.id, std::max(Now(), timer.deadline)));
           fired = true;

@@ -24,7 +24,6 @@ constexpr char kTaskIdPrefix[] = "task-";
 constexpr char kInputFile[] = "input.json";
 // A task sends a heartbeat by touching this file in its directory ($SLUICE_HEARTBEAT_FILE).
 constexpr char kHeartbeatFile[] = "heartbeat";
-constexpr char kHeartbeatEnv[] = "SLUICE_HEARTBEAT_FILE";
 constexpr size_t kMaxTaskOutputBytes = 256 * 1024 + 1;  // one past the ASL payload limit
 constexpr char kReplayType[] = "Input";
 
@@ -95,13 +94,17 @@ std::string TaskName(const asl::StartTask& t) {
 
 std::string Dump(const Value& v) { return v.dump(-1, ' ', false, Value::error_handler_t::replace); }
 
-store::RunEvent ReplayRecord(const asl::Event& e, const std::string* definition) {
+// `detached`: the event answers a Batch job submitted without .sync (IsDetachedJob), which the
+// run still waits for; replay reads it back (RunState::Feeding).
+store::RunEvent ReplayRecord(const asl::Event& e, const std::string* definition,
+                             bool detached = false) {
   store::RunEvent r;
   r.type = kReplayType;
   r.at = e.at;
   Value details = Value::object();
   details["event"] = e.ToJson();
   if (definition != nullptr) details["definition"] = *definition;
+  if (detached) details["detached"] = true;
   r.details = Dump(details);
   r.replay = true;
   return r;
@@ -141,17 +144,12 @@ struct AslDriver::RunState {
   std::set<std::string> detached;
 
   // Before `e` is fed (and when it is replayed): what it tells about heartbeats and jobs.
-  void Feeding(const asl::Event& e, const std::map<std::string, std::string>& bindings) {
+  void Feeding(const asl::Event& e, bool answers_detached_job) {
     if (e.type == asl::Event::Type::kTaskHeartbeat) {
       Micros& last = heartbeat_at[e.task_id];
       last = std::max(last, e.at);
-    } else if (e.type == asl::Event::Type::kTaskSucceeded) {
-      for (const asl::StartTask& st : execution->RunningTasks()) {
-        if (st.task_id == e.task_id && IsDetachedJob(st, bindings)) {
-          detached.insert(RecordId(st.task_id));
-        }
-      }
     }
+    if (answers_detached_job) detached.insert(RecordId(e.task_id));
   }
 };
 
@@ -221,7 +219,7 @@ Result<std::shared_ptr<AslDriver::RunState>> AslDriver::Load(const store::RunRec
   for (const store::RunEvent& r : recorded) {
     ASSIGN_OR_RETURN(Value details, ParseValue(r.details, "engine log entry"));
     ASSIGN_OR_RETURN(asl::Event e, asl::Event::FromJson(details["event"]));
-    state->Feeding(e, options_.bindings);
+    state->Feeding(e, details.value("detached", false));
     asl::Transition t = state->execution->Step(e);
     if (t.result) state->result = std::move(t.result);
   }
@@ -278,10 +276,14 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
   // history it produced before anything acts on it.
   Decision d;
   std::vector<store::RunEvent> log;
+  // The execution task ids of the detached jobs answered in this decision.
+  std::set<std::string> answered_jobs;
   auto feed = [&](const asl::Event& e) {
-    state->Feeding(e, options_.bindings);
+    const bool detached =
+        e.type == asl::Event::Type::kTaskSucceeded && answered_jobs.count(e.task_id) > 0;
+    state->Feeding(e, detached);
     asl::Transition t = state->execution->Step(e);
-    log.push_back(ReplayRecord(e, nullptr));
+    log.push_back(ReplayRecord(e, nullptr, detached));
     for (auto& h : t.history) log.push_back(HistoryRecord(std::move(h)));
     if (t.result) state->result = std::move(t.result);
   };
@@ -297,7 +299,8 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
     // Heartbeats first: a running task touches its heartbeat file, and the time it last did
     // is fed as a heartbeat whenever the execution is asked (its heartbeat timer wakes it), so
     // the timer it renews is no longer due below.
-    for (const asl::StartTask& st : state->execution->RunningTasks()) {
+    const std::vector<asl::StartTask> running_tasks = state->execution->RunningTasks();
+    for (const asl::StartTask& st : running_tasks) {
       if (!st.heartbeat_seconds) continue;
       auto rec = records.find(RecordId(st.task_id));
       if (rec == records.end() || IsTerminal(rec->second->state)) continue;
@@ -312,7 +315,7 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
     }
     std::vector<asl::Event> events;
     to_start.clear();
-    for (const asl::StartTask& st : state->execution->RunningTasks()) {
+    for (const asl::StartTask& st : running_tasks) {  // heartbeats do not change them
       auto rec = records.find(RecordId(st.task_id));
       if (rec == records.end()) {
         to_start.push_back({st, std::nullopt});
@@ -339,6 +342,7 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
         events.push_back(asl::Event::TaskSucceeded(
             st.task_id, asl::BatchSubmitJobResponse(*spec, asl::BatchJobId(run.id, st.task_id)),
             task.created_at));
+        answered_jobs.insert(st.task_id);
         continue;
       }
       if (!IsTerminal(task.state)) continue;
@@ -484,7 +488,7 @@ Result<Decision> AslDriver::Decide(const store::RunRecord& run,
     TaskPlan plan;
     plan.task_id = RecordId(st.task_id);
     plan.name = TaskName(st);
-    plan.env[kHeartbeatEnv] = context.TaskDir(plan.task_id) + "/" + kHeartbeatFile;
+    plan.env[asl::kHeartbeatFileVariable] = context.TaskDir(plan.task_id) + "/" + kHeartbeatFile;
     if (!launch.batch) {
       const std::string& command = options_.bindings.at(st.resource);
       std::string dir = context.TaskDir(plan.task_id);
