@@ -349,7 +349,7 @@ ExecutorEvent LocalExecutor::FinalEvent(const JobRef& ref, const TaskObservation
       event.state = State::kExecutorError;
     }
   } else if (obs.cancel_requested) {
-    // Most likely the grace period ran out and the SIGKILL took the wrapper too.
+    // The wrapper was killed too (KillTask's last resort, or from outside).
     event.state = State::kCanceled;
     event.reason = "canceled (task killed)";
   } else {
@@ -439,15 +439,32 @@ void LocalExecutor::MonitorLoop() {
           it = jobs_.erase(it);
           continue;
         }
-        if (job.kill_at && *job.kill_at <= now) {
-          ::kill(-job.pid, SIGKILL);
-          job.kill_at.reset();
-        }
+        if (job.kill_at && *job.kill_at <= now) KillTask(job, now);
         ++it;
       }
     }
     for (Job& job : finished) FinishJob(std::move(job));
   }
+}
+
+void LocalExecutor::KillTask(Job& job, Micros now) {
+  constexpr int kKillRoundsSparingWrapper = 3;
+  constexpr Micros kKillRetry = 500'000;
+  ++job.kill_rounds;
+  // The wrapper leads the group and outlives its task; everything else in the group is the
+  // task's. A process forked after the listing is caught by the next round, or by FinishJob
+  // once the wrapper has recorded the exit.
+  Result<std::vector<pid_t>> members = LiveGroupMembers(job.pid);
+  if (members.ok() && job.kill_rounds <= kKillRoundsSparingWrapper) {
+    for (pid_t member : *members) {
+      if (member != job.pid) ::kill(member, SIGKILL);
+    }
+    job.kill_at = now + kKillRetry;
+    return;
+  }
+  if (!members.ok()) spdlog::warn("local executor: {}", members.status().ToString());
+  ::kill(-job.pid, SIGKILL);  // the wrapper too: its task is then reported "canceled (task killed)"
+  job.kill_at.reset();
 }
 
 void LocalExecutor::FinishJob(Job job) {

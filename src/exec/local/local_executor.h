@@ -37,7 +37,7 @@ struct LocalExecutorOptions {
   // Absolute path of a binary whose main() hands argv[1] == "__task-wrapper" to
   // TaskWrapperMain (the `sluice` binary itself in production).
   std::string wrapper_exe;
-  // Between Cancel's SIGTERM and the SIGKILL of the task's process group.
+  // Between Cancel's SIGTERM and the SIGKILL of the task's processes.
   Micros cancel_grace = 10 * kMicrosPerSecond;
   // Watch wrappers through pidfd_open(2). When false, or when the kernel lacks it, each
   // task's lock is probed every `lock_poll_interval` instead.
@@ -69,8 +69,8 @@ class LocalExecutor final : public Executor {
   // Reports RUNNING and watches the job, or reports its final state if it ended.
   // kNotFound if the work dir has no trace of the job or belongs to another job.
   Status Attach(const JobRef& job) override;
-  // Durably records the request, SIGTERMs the task's process group and SIGKILLs it after
-  // cancel_grace. OK if the job already ended; kNotFound if there is no trace of it.
+  // Durably records the request, SIGTERMs the task's process group and SIGKILLs the task's
+  // processes (KillTask) after cancel_grace. OK if the job already ended; kNotFound if there is no trace of it.
   Status Cancel(const JobRef& job) override;
   Result<std::vector<ExecutorEvent>> Poll(const std::vector<JobRef>& jobs) override;
   // Stops the monitor thread after delivering queued events. Tasks keep running.
@@ -88,11 +88,17 @@ class LocalExecutor final : public Executor {
     bool our_child = false;  // spawned by this executor, so it must be reaped here
     bool cancel_requested = false;
     std::optional<Micros> start_time;
-    std::optional<Micros> kill_at;  // Monotonic deadline of the group's SIGKILL
+    std::optional<Micros> kill_at;  // Monotonic deadline of the next SIGKILL (KillTask)
+    int kill_rounds = 0;            // SIGKILLs sent so far
   };
 
   LocalExecutor(EventSink& sink, const Clock& clock, LocalExecutorOptions options, bool use_pidfd,
                 UniqueFd wake_fd);
+
+  // The grace period is over: SIGKILLs the task's processes but not its wrapper, which then
+  // records how the task ended. Again every kKillRetry while the wrapper lives on; after
+  // kKillRoundsSparingWrapper rounds (or if /proc cannot be read), the whole group.
+  void KillTask(Job& job, Micros now) REQUIRES(mu_);
 
   // Spawns the wrapper; `lock_fd` holds the task's lock and is handed to the wrapper.
   Result<std::string> StartWrapper(const TaskSpec& spec, UniqueFd lock_fd);

@@ -1,6 +1,5 @@
 #include "exec/local/local_executor.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -45,27 +44,12 @@ LocalExecutorOptions TestOptions(bool use_pidfd) {
 // has `pid` as its process group. Read from /proc, because kill(pid, 0) also succeeds for
 // zombies, which an init that does not reap orphans may keep around.
 bool Alive(pid_t pid, bool as_group) {
-  // Plain readdir/read: processes come and go while we look, and that must not throw.
-  std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);
-  if (proc == nullptr) return false;
-  while (const dirent* entry = ::readdir(proc.get())) {
-    const std::string name = entry->d_name;
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (!as_group && name != std::to_string(pid)) continue;
-    Result<std::string> stat = ReadFile("/proc/" + name + "/stat");
-    if (!stat.ok()) continue;  // exited meanwhile
-    size_t close_paren = stat->rfind(')');
-    if (close_paren == std::string::npos) continue;
-    char state = 0;
-    int ppid = 0;
-    int pgrp = 0;
-    if (std::sscanf(stat->c_str() + close_paren + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) {
-      continue;
-    }
-    if (as_group && pgrp != pid) continue;
-    if (state != 'Z' && state != 'X') return true;
+  if (as_group) {
+    Result<std::vector<pid_t>> members = LiveGroupMembers(pid);
+    return members.ok() && !members->empty();
   }
-  return false;
+  std::optional<ProcStat> stat = ReadProcStat(pid);
+  return stat.has_value() && stat->state != 'Z' && stat->state != 'X';
 }
 
 bool JobHasLiveProcesses(const JobRef& job) {
@@ -205,6 +189,28 @@ TEST_F(LocalExecutorTest, CancelRecordsTheRequestDurably) {
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->state, State::kCanceled);
   EXPECT_EQ(e->exit_code, 128 + SIGTERM);
+}
+
+// A task that ignores SIGTERM is SIGKILLed after the grace period, but its wrapper is spared:
+// it records how the task ended, so the task log has the exit code and the real end time.
+TEST_F(LocalExecutorTest, CancelPastTheGraceKillsTheTaskButKeepsItsExitStatus) {
+  TaskSpec spec = Spec("stubborn", {"sh", "-c", "trap '' TERM; sleep 60 & echo > ready; wait"});
+  Result<std::string> job_id = executor_->Submit(spec);
+  ASSERT_TRUE(job_id.ok()) << job_id.status().ToString();
+  const auto deadline = std::chrono::steady_clock::now() + kTimeout;
+  while (!PathExists(spec.work_dir + "/ready") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const auto canceled_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(executor_->Cancel(JobRef{"run", "stubborn", *job_id, spec.work_dir}).ok());
+  std::optional<ExecutorEvent> e = sink_.WaitForFinal("stubborn", kTimeout);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_GE(std::chrono::steady_clock::now() - canceled_at, kGrace) << "SIGTERM was ignored";
+  EXPECT_EQ(e->state, State::kCanceled);
+  EXPECT_EQ(e->exit_code, 128 + SIGKILL) << e->reason;
+  EXPECT_THAT(e->reason, HasSubstr("killed by signal 9"));
+  EXPECT_TRUE(PathExists(spec.work_dir + "/exit_code"));
+  EXPECT_FALSE(JobHasLiveProcesses(JobRef{"run", "stubborn", *job_id, spec.work_dir}));
 }
 
 TEST_F(LocalExecutorTest, KillsLeftoverBackgroundProcessesWhenTaskEnds) {

@@ -1,5 +1,6 @@
 #include "exec/local/posix_util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -11,7 +12,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 
 namespace sluice::exec::local {
 
@@ -131,6 +135,37 @@ LockState ProbeLock(const std::string& path) {
 bool ProcessGroupExists(pid_t pgid) {
   if (pgid <= 1) return false;
   return ::kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+std::optional<ProcStat> ReadProcStat(pid_t pid) {
+  Result<std::string> text = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!text.ok()) return std::nullopt;
+  // "PID (COMM) STATE PPID PGRP ...": COMM may hold spaces and parentheses.
+  const size_t close_paren = text->rfind(')');
+  if (close_paren == std::string::npos) return std::nullopt;
+  ProcStat stat;
+  if (std::sscanf(text->c_str() + close_paren + 1, " %c %d %d", &stat.state, &stat.ppid,
+                  &stat.pgrp) != 3) {
+    return std::nullopt;
+  }
+  return stat;
+}
+
+Result<std::vector<pid_t>> LiveGroupMembers(pid_t pgid) {
+  std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);
+  if (proc == nullptr) return ErrnoStatus(errno, "open /proc");
+  std::vector<pid_t> members;
+  while (const dirent* entry = ::readdir(proc.get())) {
+    pid_t pid = 0;
+    const std::string_view name(entry->d_name);
+    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (ec != std::errc() || end != name.data() + name.size() || pid <= 0) continue;
+    std::optional<ProcStat> stat = ReadProcStat(pid);  // nullopt: exited meanwhile
+    if (stat && stat->pgrp == pgid && stat->state != 'Z' && stat->state != 'X') {
+      members.push_back(pid);
+    }
+  }
+  return members;
 }
 
 int PidfdOpen(pid_t pid) {

@@ -72,6 +72,19 @@ LockState ProbeLock(const std::string& path);
 // True while the process group has at least one member (zombies included).
 bool ProcessGroupExists(pid_t pgid);
 
+// A process as /proc/PID/stat describes it.
+struct ProcStat {
+  char state = 0;  // 'R', 'S', 'D', 'Z' (zombie), ...
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+};
+// nullopt if there is no such process (or /proc cannot be read).
+std::optional<ProcStat> ReadProcStat(pid_t pid);
+
+// The processes of group `pgid` that are alive (not zombies), read from /proc: a snapshot,
+// processes come and go meanwhile. kIo if /proc cannot be listed.
+Result<std::vector<pid_t>> LiveGroupMembers(pid_t pgid);
+
 // pidfd_open(2). -1 with errno set on failure (ENOSYS on kernels before 5.3).
 int PidfdOpen(pid_t pid);
 
