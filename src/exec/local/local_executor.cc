@@ -13,6 +13,7 @@
 #include <charconv>
 #include <cstring>
 #include <system_error>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -377,6 +378,7 @@ void LocalExecutor::MonitorLoop() {
   std::vector<pollfd> fds;
   std::vector<std::string> keys;  // work dir of fds[i], i >= 1
   std::vector<Job> finished;
+  std::vector<Kill> kills;
   while (true) {
     int timeout_ms = -1;
     {
@@ -439,32 +441,51 @@ void LocalExecutor::MonitorLoop() {
           it = jobs_.erase(it);
           continue;
         }
-        if (job.kill_at && *job.kill_at <= now) KillTask(job, now);
+        if (job.kill_at && *job.kill_at <= now) kills.push_back(NextKillRound(job, now));
         ++it;
       }
     }
+    if (!kills.empty()) SendKills(kills);
+    kills.clear();
     for (Job& job : finished) FinishJob(std::move(job));
   }
 }
 
-void LocalExecutor::KillTask(Job& job, Micros now) {
+LocalExecutor::Kill LocalExecutor::NextKillRound(Job& job, Micros now) {
   constexpr int kKillRoundsSparingWrapper = 3;
   constexpr Micros kKillRetry = 500'000;
   ++job.kill_rounds;
-  // The wrapper leads the group and outlives its task; everything else in the group is the
-  // task's. A process forked after the listing is caught by the next round, or by FinishJob
-  // once the wrapper has recorded the exit.
-  Result<std::vector<pid_t>> members = LiveGroupMembers(job.pid);
-  if (members.ok() && job.kill_rounds <= kKillRoundsSparingWrapper) {
-    for (pid_t member : *members) {
-      if (member != job.pid) ::kill(member, SIGKILL);
-    }
+  Kill kill{job.pid, job.kill_rounds <= kKillRoundsSparingWrapper};
+  if (kill.spare_wrapper) {
     job.kill_at = now + kKillRetry;
+  } else {
+    job.kill_at.reset();
+  }
+  return kill;
+}
+
+void LocalExecutor::SendKills(const std::vector<Kill>& kills) {
+  std::unordered_set<pid_t> spared;  // groups whose wrapper is spared
+  for (const Kill& kill : kills) {
+    if (kill.spare_wrapper) {
+      spared.insert(kill.pgid);
+    } else {
+      ::kill(-kill.pgid, SIGKILL);  // the wrapper too: reported "canceled (task killed)"
+    }
+  }
+  if (spared.empty()) return;
+  Result<std::vector<LiveProcess>> live = ListLiveProcesses();
+  if (!live.ok()) {
+    spdlog::warn("local executor: {}; killing whole task groups", live.status().ToString());
+    for (pid_t pgid : spared) ::kill(-pgid, SIGKILL);
     return;
   }
-  if (!members.ok()) spdlog::warn("local executor: {}", members.status().ToString());
-  ::kill(-job.pid, SIGKILL);  // the wrapper too: its task is then reported "canceled (task killed)"
-  job.kill_at.reset();
+  // The wrapper leads its group and outlives its task; everything else in the group is the
+  // task's. A process forked after the listing is caught by the next round, or by FinishJob
+  // once the wrapper has recorded the exit.
+  for (const LiveProcess& p : *live) {
+    if (p.pid != p.pgrp && spared.contains(p.pgrp)) ::kill(p.pid, SIGKILL);
+  }
 }
 
 void LocalExecutor::FinishJob(Job job) {

@@ -95,10 +95,20 @@ class LocalExecutor final : public Executor {
   LocalExecutor(EventSink& sink, const Clock& clock, LocalExecutorOptions options, bool use_pidfd,
                 UniqueFd wake_fd);
 
-  // The grace period is over: SIGKILLs the task's processes but not its wrapper, which then
-  // records how the task ended. Again every kKillRetry while the wrapper lives on; after
-  // kKillRoundsSparingWrapper rounds (or if /proc cannot be read), the whole group.
-  void KillTask(Job& job, Micros now) REQUIRES(mu_);
+  // A SIGKILL due (Job::kill_at): the wrapper's pid (= the task's process group), and
+  // whether to spare the wrapper.
+  struct Kill {
+    pid_t pgid = 0;
+    bool spare_wrapper = true;
+  };
+  // The grace period is over: the next SIGKILL round of `job`, again every kKillRetry while
+  // the wrapper lives on. The first rounds spare the wrapper, so that it records how the task
+  // ended; the last one (kKillRoundsSparingWrapper + 1) kills the whole group.
+  static Kill NextKillRound(Job& job, Micros now);
+  // Sends the SIGKILLs, with one listing of /proc for all that spare their wrapper (the whole
+  // group if /proc cannot be read). Called without the mutex: the listing takes a while on a
+  // machine with many processes.
+  static void SendKills(const std::vector<Kill>& kills);
 
   // Spawns the wrapper; `lock_fd` holds the task's lock and is handed to the wrapper.
   Result<std::string> StartWrapper(const TaskSpec& spec, UniqueFd lock_fd);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -45,8 +46,9 @@ LocalExecutorOptions TestOptions(bool use_pidfd) {
 // zombies, which an init that does not reap orphans may keep around.
 bool Alive(pid_t pid, bool as_group) {
   if (as_group) {
-    Result<std::vector<pid_t>> members = LiveGroupMembers(pid);
-    return members.ok() && !members->empty();
+    Result<std::vector<LiveProcess>> live = ListLiveProcesses();
+    return live.ok() && std::any_of(live->begin(), live->end(),
+                                    [pid](const LiveProcess& p) { return p.pgrp == pid; });
   }
   std::optional<ProcStat> stat = ReadProcStat(pid);
   return stat.has_value() && stat->state != 'Z' && stat->state != 'X';

@@ -151,21 +151,19 @@ std::optional<ProcStat> ReadProcStat(pid_t pid) {
   return stat;
 }
 
-Result<std::vector<pid_t>> LiveGroupMembers(pid_t pgid) {
+Result<std::vector<LiveProcess>> ListLiveProcesses() {
   std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);
   if (proc == nullptr) return ErrnoStatus(errno, "open /proc");
-  std::vector<pid_t> members;
+  std::vector<LiveProcess> live;
   while (const dirent* entry = ::readdir(proc.get())) {
     pid_t pid = 0;
     const std::string_view name(entry->d_name);
     auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
     if (ec != std::errc() || end != name.data() + name.size() || pid <= 0) continue;
     std::optional<ProcStat> stat = ReadProcStat(pid);  // nullopt: exited meanwhile
-    if (stat && stat->pgrp == pgid && stat->state != 'Z' && stat->state != 'X') {
-      members.push_back(pid);
-    }
+    if (stat && stat->state != 'Z' && stat->state != 'X') live.push_back({pid, stat->pgrp});
   }
-  return members;
+  return live;
 }
 
 int PidfdOpen(pid_t pid) {

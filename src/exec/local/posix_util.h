@@ -81,9 +81,13 @@ struct ProcStat {
 // nullopt if there is no such process (or /proc cannot be read).
 std::optional<ProcStat> ReadProcStat(pid_t pid);
 
-// The processes of group `pgid` that are alive (not zombies), read from /proc: a snapshot,
-// processes come and go meanwhile. kIo if /proc cannot be listed.
-Result<std::vector<pid_t>> LiveGroupMembers(pid_t pgid);
+// Every process that is alive (not a zombie) with its process group, read from /proc: a
+// snapshot, processes come and go meanwhile. kIo if /proc cannot be listed.
+struct LiveProcess {
+  pid_t pid = 0;
+  pid_t pgrp = 0;
+};
+Result<std::vector<LiveProcess>> ListLiveProcesses();
 
 // pidfd_open(2). -1 with errno set on failure (ENOSYS on kernels before 5.3).
 int PidfdOpen(pid_t pid);
