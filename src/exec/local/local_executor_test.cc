@@ -113,6 +113,17 @@ class LocalExecutorTest : public ::testing::Test {
   TaskSpec Spec(const std::string& task_id, std::vector<std::string> argv) {
     return TaskSpec{"run", task_id, std::move(argv), {}, {}, root_ + "/" + task_id};
   }
+  // Submits a task that creates `ready` in its work dir once it is set up, and waits for it.
+  Result<std::string> SubmitAndWaitUntilReady(const TaskSpec& spec) {
+    Result<std::string> job_id = executor_->Submit(spec);
+    const auto deadline = std::chrono::steady_clock::now() + kTimeout;
+    while (job_id.ok() && !PathExists(spec.work_dir + "/ready")) {
+      if (std::chrono::steady_clock::now() > deadline)
+        return Unavailable(spec.task_id + ": never got ready");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return job_id;
+  }
   // A work dir as a wrapper with pid `pid` would have left it.
   std::string MakeTaskDir(const std::string& task_id, const std::string& pid) {
     std::string dir = root_ + "/" + task_id;
@@ -179,12 +190,8 @@ TEST_F(LocalExecutorTest, RecordsExitStatusDurablyInWorkDir) {
 
 TEST_F(LocalExecutorTest, CancelRecordsTheRequestDurably) {
   TaskSpec spec = Spec("cancel", {"sh", "-c", "echo > ready; exec sleep 60"});
-  Result<std::string> job_id = executor_->Submit(spec);
+  Result<std::string> job_id = SubmitAndWaitUntilReady(spec);
   ASSERT_TRUE(job_id.ok()) << job_id.status().ToString();
-  const auto deadline = std::chrono::steady_clock::now() + kTimeout;
-  while (!PathExists(spec.work_dir + "/ready") && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
   ASSERT_TRUE(executor_->Cancel(JobRef{"run", "cancel", *job_id, spec.work_dir}).ok());
   EXPECT_TRUE(PathExists(spec.work_dir + "/cancel_requested"));
   std::optional<ExecutorEvent> e = sink_.WaitForFinal("cancel", kTimeout);
@@ -197,12 +204,8 @@ TEST_F(LocalExecutorTest, CancelRecordsTheRequestDurably) {
 // it records how the task ended, so the task log has the exit code and the real end time.
 TEST_F(LocalExecutorTest, CancelPastTheGraceKillsTheTaskButKeepsItsExitStatus) {
   TaskSpec spec = Spec("stubborn", {"sh", "-c", "trap '' TERM; sleep 60 & echo > ready; wait"});
-  Result<std::string> job_id = executor_->Submit(spec);
+  Result<std::string> job_id = SubmitAndWaitUntilReady(spec);
   ASSERT_TRUE(job_id.ok()) << job_id.status().ToString();
-  const auto deadline = std::chrono::steady_clock::now() + kTimeout;
-  while (!PathExists(spec.work_dir + "/ready") && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
   const auto canceled_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(executor_->Cancel(JobRef{"run", "stubborn", *job_id, spec.work_dir}).ok());
   std::optional<ExecutorEvent> e = sink_.WaitForFinal("stubborn", kTimeout);
