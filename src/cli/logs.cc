@@ -1,7 +1,11 @@
-// `sluice logs RUN [TASK] [--stderr]`: one task's captured output, or every task's.
+// `sluice logs RUN [TASK] [--stderr]`: one task's captured output, or every task's. TASK is
+// a task id, or a task name as `sluice watch` shows them when no task has that id.
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "cli/command.h"
 #include "cli/exit_codes.h"
@@ -16,7 +20,7 @@ class LogsCommand final : public Command {
   explicit LogsCommand(CLI::App* app) : Command(app) {
     AddClientOptions(*app, client_);
     app->add_option("RUN", run_id_, "Run id")->required();
-    app->add_option("TASK", task_id_, "Task id (default: every task)");
+    app->add_option("TASK", task_id_, "Task id, or task name (default: every task)");
     app->add_flag("--stderr", stderr_, "Show stderr instead of stdout");
   }
 
@@ -26,6 +30,11 @@ class LogsCommand final : public Command {
     const char* stream = stderr_ ? "stderr" : "stdout";
     if (!task_id_.empty()) {
       Result<std::string> text = wes.TaskLog(run_id_, task_id_, stream);
+      if (!text.ok() && text.status().code() == StatusCode::kNotFound) {
+        Result<std::optional<std::string>> named = TaskIdByName(wes);
+        if (!named.ok()) return ReportError(named.status());
+        if (named->has_value()) text = wes.TaskLog(run_id_, **named, stream);
+      }
       if (!text.ok()) return ReportError(text.status());
       std::cout << *text << std::flush;
       return kExitOk;
@@ -58,6 +67,23 @@ class LogsCommand final : public Command {
   }
 
  private:
+  // The id of the one task named task_id_; nullopt if none is. kInvalidArgument if several.
+  Result<std::optional<std::string>> TaskIdByName(WesClient& wes) const {
+    ASSIGN_OR_RETURN(std::vector<Json> tasks, wes.ListAllTasks(run_id_));
+    std::vector<std::string> ids;
+    for (const Json& task : tasks) {
+      if (StringField(task, "name") == task_id_) ids.push_back(StringField(task, "id"));
+    }
+    if (ids.empty()) return std::optional<std::string>();
+    if (ids.size() > 1) {
+      std::string list;
+      for (const std::string& id : ids) list += (list.empty() ? "" : ", ") + id;
+      return InvalidArgument("TASK: " + std::to_string(ids.size()) + " tasks are named \"" +
+                             task_id_ + "\" (" + list + "); give a task id");
+    }
+    return std::optional<std::string>(ids.front());
+  }
+
   ClientOptions client_;
   std::string run_id_;
   std::string task_id_;

@@ -67,6 +67,11 @@ TEST(Cli, SubmitWatchStatusListLogs) {
   CmdResult logs = Sluice(server, "logs " + id + " task-2");
   EXPECT_EQ(logs.exit_code, 0);
   EXPECT_NE(logs.out.find("mock task 2/2: done"), std::string::npos) << logs.out;
+  // By name too, as `watch` shows tasks.
+  CmdResult by_name = Sluice(server, "logs " + id + " mock-2");
+  EXPECT_EQ(by_name.exit_code, 0);
+  EXPECT_EQ(by_name.out, logs.out);
+  EXPECT_EQ(Sluice(server, "logs " + id + " no-such-task").exit_code, 3);
 
   CmdResult audit = Sluice(server, "audit " + id);
   EXPECT_EQ(audit.exit_code, 0);
