@@ -23,11 +23,6 @@ int CountLines(const std::string& path) {
   return n;
 }
 
-std::string WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-  return path;
-}
-
 // Submits an ASL run with `definition` attached; returns the run id.
 std::string SubmitAsl(const ServerProcess& server, const std::string& definition,
                       const json& input) {

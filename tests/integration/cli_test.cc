@@ -91,6 +91,34 @@ TEST(Cli, SubmitWatchStatusListLogs) {
       << "the same exit code as any unknown run";
 }
 
+// A state machine that visits its Task state twice: two tasks with the name "Work".
+TEST(Cli, LogsOfAnAmbiguousTaskNameAskForTheId) {
+  TempDir dir;
+  std::string bindings =
+      WriteFile(dir.path() + "/bindings.json", R"({"local:work": "cat >/dev/null; echo '{}'"})");
+  std::string machine = WriteFile(dir.path() + "/machine.json", R"({
+    "StartAt": "Work",
+    "States": {
+      "Work": {"Type": "Task", "Resource": "local:work", "ResultPath": null, "Next": "Again"},
+      "Again": {"Type": "Choice", "Default": "Done",
+                "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "Count"}]},
+      "Count": {"Type": "Pass", "Result": 0, "ResultPath": "$.n", "Next": "Work"},
+      "Done": {"Type": "Succeed"}}})");
+  ServerProcess server(dir.path() + "/data", {"--asl-bindings-file", bindings});
+  CmdResult sub =
+      Sluice(server, "submit " + machine + " --type ASL --type-version 1.0 --params '{\"n\": 1}'" +
+                         " --wait");
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  std::string id = Trim(sub.out);
+  ASSERT_EQ(AllTasks(server, id).size(), 2u);
+
+  CmdResult ambiguous = Sluice(server, "logs " + id + " Work", true);
+  EXPECT_EQ(ambiguous.exit_code, 2);
+  EXPECT_NE(ambiguous.out.find("2 tasks are named \"Work\" (task-1, task-2)"), std::string::npos)
+      << ambiguous.out;
+  EXPECT_EQ(Sluice(server, "logs " + id + " task-2").exit_code, 0);
+}
+
 TEST(Cli, ExitCodesTellScriptsWhatHappened) {
   TempDir dir;
   ServerProcess server(dir.path());

@@ -221,6 +221,11 @@ int CountLines(const std::string& path, const std::string& needle) {
   return n;
 }
 
+std::string WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+  return path;
+}
+
 std::vector<json> AllTasks(const ServerProcess& server, const std::string& run_id) {
   std::vector<json> out;
   std::string token;

@@ -84,5 +84,7 @@ std::vector<json> AllTasks(const ServerProcess& server, const std::string& run_i
 // The lines of the file at `path` that contain `needle` (0 if unreadable): e.g. how many
 // times a MOCK task did its work ("working for") according to its stdout.
 int CountLines(const std::string& path, const std::string& needle);
+// Writes `text` to the file at `path` (replacing it); returns `path`.
+std::string WriteFile(const std::string& path, const std::string& text);
 
 }  // namespace sluice::testing
