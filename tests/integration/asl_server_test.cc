@@ -282,8 +282,8 @@ TEST(AslServer, SubmitJobWithoutSyncRunsTheJobAndTheRunWaitsForIt) {
   EXPECT_EQ(tasks[0].value("state", ""), "COMPLETE");
 }
 
-// True while `pid` runs. A zombie does not: the SIGKILL at the end of a cancel's grace period
-// takes the task's wrapper too, so its shell is left for init to reap, whenever it does.
+// True while `pid` runs. A zombie does not: a killed process stays one until its parent (or,
+// once that has gone too, init) reaps it.
 bool Running(pid_t pid) {
   std::string stat;
   std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/stat"), stat);

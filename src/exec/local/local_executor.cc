@@ -350,7 +350,7 @@ ExecutorEvent LocalExecutor::FinalEvent(const JobRef& ref, const TaskObservation
       event.state = State::kExecutorError;
     }
   } else if (obs.cancel_requested) {
-    // The wrapper was killed too (KillTask's last resort, or from outside).
+    // The wrapper was killed too (the last SIGKILL round, or from outside).
     event.state = State::kCanceled;
     event.reason = "canceled (task killed)";
   } else {

@@ -70,7 +70,8 @@ class LocalExecutor final : public Executor {
   // kNotFound if the work dir has no trace of the job or belongs to another job.
   Status Attach(const JobRef& job) override;
   // Durably records the request, SIGTERMs the task's process group and SIGKILLs the task's
-  // processes (KillTask) after cancel_grace. OK if the job already ended; kNotFound if there is no trace of it.
+  // processes after cancel_grace (NextKillRound). OK if the job already ended; kNotFound if
+  // there is no trace of it.
   Status Cancel(const JobRef& job) override;
   Result<std::vector<ExecutorEvent>> Poll(const std::vector<JobRef>& jobs) override;
   // Stops the monitor thread after delivering queued events. Tasks keep running.
@@ -88,7 +89,7 @@ class LocalExecutor final : public Executor {
     bool our_child = false;  // spawned by this executor, so it must be reaped here
     bool cancel_requested = false;
     std::optional<Micros> start_time;
-    std::optional<Micros> kill_at;  // Monotonic deadline of the next SIGKILL (KillTask)
+    std::optional<Micros> kill_at;  // Monotonic deadline of the next SIGKILL round
     int kill_rounds = 0;            // SIGKILLs sent so far
   };
 

@@ -51,7 +51,7 @@ bool Alive(pid_t pid, bool as_group) {
                                     [pid](const LiveProcess& p) { return p.pgrp == pid; });
   }
   std::optional<ProcStat> stat = ReadProcStat(pid);
-  return stat.has_value() && stat->state != 'Z' && stat->state != 'X';
+  return stat.has_value() && stat->alive();
 }
 
 bool JobHasLiveProcesses(const JobRef& job) {

@@ -144,8 +144,7 @@ std::optional<ProcStat> ReadProcStat(pid_t pid) {
   const size_t close_paren = text->rfind(')');
   if (close_paren == std::string::npos) return std::nullopt;
   ProcStat stat;
-  if (std::sscanf(text->c_str() + close_paren + 1, " %c %d %d", &stat.state, &stat.ppid,
-                  &stat.pgrp) != 3) {
+  if (std::sscanf(text->c_str() + close_paren + 1, " %c %*d %d", &stat.state, &stat.pgrp) != 2) {
     return std::nullopt;
   }
   return stat;
@@ -161,7 +160,7 @@ Result<std::vector<LiveProcess>> ListLiveProcesses() {
     auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), pid);
     if (ec != std::errc() || end != name.data() + name.size() || pid <= 0) continue;
     std::optional<ProcStat> stat = ReadProcStat(pid);  // nullopt: exited meanwhile
-    if (stat && stat->state != 'Z' && stat->state != 'X') live.push_back({pid, stat->pgrp});
+    if (stat && stat->alive()) live.push_back({pid, stat->pgrp});
   }
   return live;
 }

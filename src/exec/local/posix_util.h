@@ -74,9 +74,9 @@ bool ProcessGroupExists(pid_t pgid);
 
 // A process as /proc/PID/stat describes it.
 struct ProcStat {
-  char state = 0;  // 'R', 'S', 'D', 'Z' (zombie), ...
-  pid_t ppid = 0;
+  char state = 0;  // 'R', 'S', 'D', 'Z' (zombie), 'X' (dead), ...
   pid_t pgrp = 0;
+  bool alive() const { return state != 'Z' && state != 'X'; }
 };
 // nullopt if there is no such process (or /proc cannot be read).
 std::optional<ProcStat> ReadProcStat(pid_t pid);

@@ -4,7 +4,6 @@
 // job id, resources, node).
 #include "exec/slurm/slurm_executor.h"
 
-#include <dirent.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -51,18 +50,10 @@ SlurmExecutorOptions TestOptions() {
 // processes do, slurmstepd does not.
 bool JobHasLiveProcesses(const JobRef& job) {
   const std::string needle = "SLURM_JOB_ID=" + job.job_id;
-  std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);
-  if (proc == nullptr) return false;
-  while (const dirent* entry = ::readdir(proc.get())) {
-    const std::string name = entry->d_name;
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    Result<std::string> stat = local::ReadFile("/proc/" + name + "/stat");
-    if (!stat.ok()) continue;
-    size_t close_paren = stat->rfind(')');
-    if (close_paren == std::string::npos || close_paren + 2 >= stat->size()) continue;
-    const char state = (*stat)[close_paren + 2];
-    if (state == 'Z' || state == 'X') continue;
-    Result<std::string> environ = local::ReadFile("/proc/" + name + "/environ");
+  Result<std::vector<local::LiveProcess>> live = local::ListLiveProcesses();
+  if (!live.ok()) return false;
+  for (const local::LiveProcess& p : *live) {
+    Result<std::string> environ = local::ReadFile("/proc/" + std::to_string(p.pid) + "/environ");
     if (!environ.ok()) continue;
     size_t start = 0;
     while (start < environ->size()) {
