@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "store/sqlite/history_ops.h"
 #include "store/sqlite/row_codec.h"
 #include "store/sqlite/statements.h"
 
@@ -415,25 +416,8 @@ Result<bool> ArchiveRunOp(Connection& db, int64_t run_seq) {
       archive.tasks.push_back(std::move(task));
     }
   }
-  {
-    ASSIGN_OR_RETURN(Stmt history, db.Prepare(sql::kListHistory));
-    RETURN_IF_ERROR(history.BindInt(1, run_seq));
-    RETURN_IF_ERROR(history.BindInt(2, std::numeric_limits<int64_t>::min()));
-    RETURN_IF_ERROR(history.BindInt(3, std::numeric_limits<int64_t>::max()));
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, history.Step());
-      if (!row) break;
-      HistoryEvent e;
-      e.seq = history.ColumnInt(0);
-      e.task_id = history.ColumnText(1);
-      e.type = std::string(HistoryTypeName(history.ColumnInt(2)));
-      e.from = StateFromColumn(history.ColumnInt(3));
-      e.to = StateFromColumn(history.ColumnInt(4));
-      e.at = history.ColumnInt(5);
-      e.reason = history.ColumnText(6);
-      archive.events.push_back(std::move(e));
-    }
-  }
+  ASSIGN_OR_RETURN(archive.events,
+                   ReadHistory(db, run_seq, 0, std::numeric_limits<int64_t>::max()));
   ASSIGN_OR_RETURN(std::string blob, EncodeRunArchive(archive));
   {
     ASSIGN_OR_RETURN(Stmt insert, db.Prepare(kInsertArchive));

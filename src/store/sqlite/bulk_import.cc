@@ -5,6 +5,7 @@
 
 #include "store/sqlite/archive_ops.h"
 #include "store/sqlite/connection.h"
+#include "store/sqlite/history_ops.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/row_codec.h"
 #include "store/sqlite/stats_ops.h"
@@ -28,9 +29,6 @@ constexpr char kInsertTask[] =
     "INSERT INTO tasks (run_seq, seq, id, name, cmd, state, executor, executor_job_id, "
     "exit_code, start_time, end_time, system_logs, created_at, updated_at, launch_spec) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?12, ?13, ?14)";
-constexpr char kInsertHistory[] =
-    "INSERT INTO history (run_seq, seq, task_seq, type, from_state, to_state, at, reason) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 constexpr int kRunStateChanged = 1;
 constexpr int kTaskStateChanged = 2;
@@ -308,20 +306,16 @@ Status BulkImporter::Add(const ImportRun& in) {
   }
 
   if (!archive) {
-    ASSIGN_OR_RETURN(Stmt history, db_->Prepare(kInsertHistory));
+    // One row per event, as the server stores the events of separate writes (a state sync
+    // batch would pack a run's task changes into fewer rows): the size of an active run is
+    // not understated.
+    HistoryRowBuilder row;
     int64_t seq = 0;
     for (const Event& e : events) {
-      history.Reset();
-      RETURN_IF_ERROR(history.BindInt(1, run_seq));
-      RETURN_IF_ERROR(history.BindInt(2, ++seq));
-      RETURN_IF_ERROR(history.BindOptionalInt(
-          3, e.task_seq == 0 ? std::nullopt : std::optional<int64_t>(e.task_seq)));
-      RETURN_IF_ERROR(history.BindInt(4, e.type));
-      RETURN_IF_ERROR(history.BindInt(5, V(e.from)));
-      RETURN_IF_ERROR(history.BindInt(6, V(e.to)));
-      RETURN_IF_ERROR(history.BindInt(7, e.at));
-      RETURN_IF_ERROR(history.BindText(8, e.reason));
-      RETURN_IF_ERROR(history.Run());
+      row.Clear();
+      row.Add(e.task_seq == 0 ? std::nullopt : std::optional<int64_t>(e.task_seq), e.type, e.from,
+              e.to, e.at, e.reason);
+      RETURN_IF_ERROR(InsertHistoryRow(*db_, run_seq, ++seq, row));
     }
   }
 

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <string>
 
+#include "store/sqlite/history_ops.h"
+
 namespace sluice::store::sqlite {
 namespace {
 
@@ -13,6 +15,18 @@ Result<int64_t> CurrentVersion(Connection& db) {
                    db.Prepare("SELECT coalesce(max(version), 0) FROM schema_migrations"));
   ASSIGN_OR_RETURN(bool row, stmt.Step());
   return row ? stmt.ColumnInt(0) : 0;
+}
+
+// What a migration needs beyond its SQL (data SQL cannot re-encode), run after the SQL in the
+// same transaction.
+using CodeStep = Status (*)(Connection&);
+CodeStep CodeStepOf(int version) {
+  switch (version) {
+    case 9:
+      return PackHistoryMigration;  // history rows into packed rows
+    default:
+      return nullptr;
+  }
 }
 
 Status ApplyOne(Connection& db, const Migration& m) {
@@ -28,6 +42,9 @@ Status ApplyOne(Connection& db, const Migration& m) {
   if (!version.ok()) return rollback(version.status().WithPrefix(what));
   if (*version >= m.version) return rollback(Status::Ok());
   if (Status st = db.Exec(m.sql); !st.ok()) return rollback(st.WithPrefix(what));
+  if (CodeStep step = CodeStepOf(m.version); step != nullptr) {
+    if (Status st = step(db); !st.ok()) return rollback(st.WithPrefix(what));
+  }
   Result<Stmt> insert = db.Prepare(
       "INSERT INTO schema_migrations (version, name, applied_at) "
       "VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER) * 1000000)");

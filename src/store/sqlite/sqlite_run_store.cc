@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "store/sqlite/archive_ops.h"
+#include "store/sqlite/history_ops.h"
 #include "store/sqlite/maintenance_ops.h"
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/outbox_ops.h"
@@ -113,8 +114,17 @@ Result<std::unique_ptr<SqliteRunStore>> SqliteRunStore::Open(const std::string& 
   auto wal = std::make_shared<WalSync>(db_path + "-wal");
   auto writer = std::make_unique<GroupCommitWriter>(std::move(write_conn), options.max_batch_size,
                                                     [wal] { return wal->Sync(); });
-  // Each write's history events reach the outbox as one row, in the write's savepoint.
-  writer->SetWriteHooks(FlushPendingOutbox, [] { PendingOutbox().Clear(); });
+  // Each write's history events are stored as one row per run, and reach the outbox as one
+  // row, in the write's savepoint.
+  writer->SetWriteHooks(
+      [](Connection& db) {
+        RETURN_IF_ERROR(FlushPendingHistory(db));
+        return FlushPendingOutbox(db);
+      },
+      [] {
+        PendingHistory().Clear();
+        PendingOutbox().Clear();
+      });
   return std::unique_ptr<SqliteRunStore>(new SqliteRunStore(std::move(writer), std::move(readers)));
 }
 
@@ -269,29 +279,16 @@ Result<HistoryPage> SqliteRunStore::ListHistory(const HistoryQuery& query) {
   ASSIGN_OR_RETURN(std::optional<RunRef> run, FindRunRef(*db, query.run_id));
   if (!run.has_value()) return NoSuchRun(query.run_id);
   if (run->archived) return ListArchivedHistory(*db, run->seq, query);
-  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kListHistory));
-  RETURN_IF_ERROR(stmt.BindInt(1, run->seq));
-  RETURN_IF_ERROR(stmt.BindInt(2, query.after_seq.value_or(0)));
-  RETURN_IF_ERROR(stmt.BindInt(3, int64_t{query.page_size} + 1));
+  ASSIGN_OR_RETURN(
+      std::vector<HistoryEvent> events,
+      ReadHistory(*db, run->seq, query.after_seq.value_or(0), int64_t{query.page_size} + 1));
   HistoryPage page;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    if (static_cast<int>(page.events.size()) == query.page_size) {
-      page.next_after_seq = page.events.back().seq;
-      break;
-    }
-    HistoryEvent e;
-    e.seq = stmt.ColumnInt(0);
-    e.run_id = query.run_id;
-    e.task_id = stmt.ColumnText(1);
-    e.type = std::string(HistoryTypeName(stmt.ColumnInt(2)));
-    e.from = StateFromColumn(stmt.ColumnInt(3));
-    e.to = StateFromColumn(stmt.ColumnInt(4));
-    e.at = stmt.ColumnInt(5);
-    e.reason = stmt.ColumnText(6);
-    page.events.push_back(std::move(e));
+  if (static_cast<int>(events.size()) > query.page_size) {
+    events.pop_back();
+    page.next_after_seq = events.back().seq;
   }
+  for (HistoryEvent& e : events) e.run_id = query.run_id;
+  page.events = std::move(events);
   return page;
 }
 

@@ -493,7 +493,8 @@ TEST_F(SqliteRunStoreTest, MigrationsAreRecordedAndAppliedOnce) {
             (std::vector<std::string>{
                 "1 0001_init.sql", "2 0002_run_events.sql", "3 0003_task_launch_spec.sql",
                 "4 0004_run_index.sql", "5 0005_outbox_stats.sql", "6 0006_run_archive.sql",
-                "7 0007_cheaper_run_updates.sql", "8 0008_covering_index_tag_blobs.sql"}));
+                "7 0007_cheaper_run_updates.sql", "8 0008_covering_index_tag_blobs.sql",
+                "9 0009_packed_history.sql"}));
   std::vector<std::string> applied_at = Query("SELECT applied_at FROM schema_migrations");
   {
     auto store = OpenStore();
@@ -503,7 +504,7 @@ TEST_F(SqliteRunStoreTest, MigrationsAreRecordedAndAppliedOnce) {
   auto store = OpenStore();  // a re-applied 0001 would fail on CREATE TABLE runs
   ASSERT_NE(store, nullptr);
   ASSERT_OK(store->GetRun("kept"));
-  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"), std::vector<std::string>{"8"});
+  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"), std::vector<std::string>{"9"});
   EXPECT_EQ(Query("SELECT applied_at FROM schema_migrations"), applied_at);
   EXPECT_EQ(Query("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
 }
@@ -602,10 +603,18 @@ TEST_F(SqliteRunStoreTest, HotQueriesUseIndexes) {
   std::string tasks = QueryPlan(sql::kListTasks);
   EXPECT_NE(tasks.find("SEARCH tasks USING PRIMARY KEY (run_seq=? AND seq>?)"), std::string::npos)
       << tasks;
-  std::string history = QueryPlan(sql::kListHistory);
-  EXPECT_NE(history.find("SEARCH h USING PRIMARY KEY (run_seq=? AND seq>?)"), std::string::npos)
+  std::string history = QueryPlan(sql::kReadHistoryRows);
+  EXPECT_NE(history.find("SEARCH history USING PRIMARY KEY (run_seq=? AND first_seq>?)"),
+            std::string::npos)
       << history;
   EXPECT_EQ(history.find("SCAN"), std::string::npos) << history;
+  std::string last_history = QueryPlan(sql::kLastHistorySeq);
+  EXPECT_NE(last_history.find("SEARCH history USING PRIMARY KEY (run_seq=?)"), std::string::npos)
+      << last_history;
+  EXPECT_EQ(last_history.find("TEMP B-TREE"), std::string::npos) << last_history;
+  std::string task_ids = QueryPlan(sql::kTaskIdsOfRun);
+  EXPECT_NE(task_ids.find("(run_seq=?)"), std::string::npos) << task_ids;
+  EXPECT_EQ(task_ids.find("SCAN"), std::string::npos) << task_ids;
   std::string task = QueryPlan(sql::kGetTask);
   EXPECT_NE(task.find("tasks_by_id (run_seq=? AND id=?)"), std::string::npos) << task;
   std::string events = QueryPlan(sql::kListRunEvents);
@@ -903,6 +912,68 @@ TEST_F(SqliteRunStoreTest, RunsFromBeforeTagBlobsKeepTheirCountsAfterTheUpgrade)
   EXPECT_EQ(count(State::kCanceled), 0);
   EXPECT_EQ(count(State::kQueued), 1);
   EXPECT_EQ(Query("SELECT count(*) FROM run_tags"), std::vector<std::string>{"1"});
+}
+
+// A store written before 0009 (one history row per event) upgrades: its events read back as
+// they were, with their task ids, and new events continue the run's seqs.
+TEST_F(SqliteRunStoreTest, HistoryFromBeforePackedRowsReadsBackAfterTheUpgrade) {
+  {
+    Result<std::unique_ptr<Connection>> db = Connection::Open(path_, {});
+    ASSERT_OK(db);
+    ASSERT_TRUE((*db)->Exec("PRAGMA journal_mode = WAL").ok());
+    ASSERT_TRUE(ApplyMigrations(**db, EmbeddedMigrations().first(8)).ok());
+    Status st = (*db)->Exec(
+        "INSERT INTO runs (id, state, workflow_type, workflow_type_version, workflow_url, "
+        "workflow_params, workflow_engine, workflow_engine_version, submitted_at, updated_at, "
+        "user) VALUES ('old', 3, 'MOCK', '1.0', 'mock://x', '{}', '', '', 1000, 1400, 'ann'),"
+        " ('other', 1, 'MOCK', '1.0', 'mock://x', '{}', '', '', 1100, 1100, 'ann');"
+        "INSERT INTO tasks (run_seq, seq, id, name, state, executor, created_at, updated_at) "
+        "VALUES (1, 1, 'task-a', 'a', 3, 'local', 1200, 1300);"
+        "INSERT INTO history (run_seq, seq, task_seq, type, from_state, to_state, at, reason) "
+        "VALUES (1, 1, NULL, 1, 0, 1, 1000, 'submitted'),"
+        " (1, 2, NULL, 1, 1, 2, 1100, ''),"
+        " (1, 3, 1, 3, 0, 1, 1200, 'created'),"
+        " (1, 4, 1, 2, 1, 3, 1300, 'started by été'),"
+        " (2, 1, NULL, 1, 0, 1, 1100, 'submitted');");
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(Query("SELECT run_seq || '|' || first_seq || '|' || n FROM history ORDER BY run_seq"),
+            (std::vector<std::string>{"1|1|4", "2|1|1"}));
+  HistoryQuery q;
+  q.run_id = "old";
+  Result<HistoryPage> page = store->ListHistory(q);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->events.size(), 4u);
+  const HistoryEvent& started = page->events[3];
+  EXPECT_EQ(started.seq, 4);
+  EXPECT_EQ(started.run_id, "old");
+  EXPECT_EQ(started.task_id, "task-a");
+  EXPECT_EQ(started.type, "TaskStateChanged");
+  EXPECT_EQ(started.from, State::kQueued);
+  EXPECT_EQ(started.to, State::kRunning);
+  EXPECT_EQ(started.at, 1300);
+  EXPECT_EQ(started.reason, "started by été");
+  EXPECT_EQ(page->events[0].task_id, "");
+  EXPECT_EQ(page->events[0].reason, "submitted");
+  EXPECT_EQ(page->events[1].at, 1100);
+
+  TaskTransition t;
+  t.run_id = "old";
+  t.task_id = "task-a";
+  t.to = State::kComplete;
+  t.at = 1500;
+  t.exit_code = 0;
+  ASSERT_OK(store->TransitionTask(t));
+  q.after_seq = 3;
+  page = store->ListHistory(q);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(page->events[0].seq, 4);
+  EXPECT_EQ(page->events[1].seq, 5);
+  EXPECT_EQ(page->events[1].to, State::kComplete);
+  EXPECT_EQ(page->events[1].task_id, "task-a");
 }
 
 }  // namespace

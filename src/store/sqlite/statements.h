@@ -41,10 +41,12 @@ inline constexpr char kGetTask[] =
 inline constexpr char kListTasks[] = "SELECT " SLUICE_TASK_COLUMNS
                                      " FROM tasks WHERE run_seq = ?1 AND seq > ?2 "
                                      "ORDER BY seq LIMIT ?3";
-inline constexpr char kListHistory[] =
-    "SELECT h.seq, t.id, h.type, h.from_state, h.to_state, h.at, h.reason "
-    "FROM history h LEFT JOIN tasks t ON t.run_seq = h.run_seq AND t.seq = h.task_seq "
-    "WHERE h.run_seq = ?1 AND h.seq > ?2 ORDER BY h.seq LIMIT ?3";
+// Packed history rows (history_ops.h): from the row holding seq ?2 + 1 on.
+inline constexpr char kReadHistoryRows[] =
+    "SELECT first_seq, n, events FROM history WHERE run_seq = ?1 AND first_seq >= "
+    "coalesce((SELECT max(first_seq) FROM history WHERE run_seq = ?1 AND first_seq <= ?2 + 1), "
+    "0) ORDER BY first_seq";
+inline constexpr char kTaskIdsOfRun[] = "SELECT seq, id FROM tasks WHERE run_seq = ?1";
 
 inline constexpr char kListRunEvents[] =
     "SELECT seq, type, at, state_name, scope, details, replay FROM run_events "
@@ -76,18 +78,11 @@ inline constexpr char kDeleteRunTag[] =
 inline constexpr char kRunForTagUpdate[] = "SELECT seq, state, tags, updated_at FROM runs WHERE id = ?1";
 inline constexpr char kUpdateRunTags[] =
     "UPDATE runs SET tags = ?2, name = ?3, updated_at = ?4 WHERE seq = ?1";
-// tasks.seq and history.seq are numbered per run: the next is the run's last plus one.
-inline constexpr char kInsertHistory[] =
-    "INSERT INTO history (run_seq, seq, task_seq, type, from_state, to_state, at, reason) "
-    "VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM history WHERE run_seq = ?1), "
-    "?2, ?3, ?4, ?5, ?6, ?7)";
-// The same with the seq given: state sync's batches know each run's next seq (kLastHistorySeq,
-// then counting) and skip the subquery.
-inline constexpr char kInsertHistoryWithSeq[] =
-    "INSERT INTO history (run_seq, seq, task_seq, type, from_state, to_state, at, reason) "
-    "VALUES (?1, ?8, ?2, ?3, ?4, ?5, ?6, ?7)";
+// A run's history seqs are 1, 2, 3, ...: the next is the last plus one.
 inline constexpr char kLastHistorySeq[] =
-    "SELECT coalesce(max(seq), 0) FROM history WHERE run_seq = ?1";
+    "SELECT first_seq + n - 1 FROM history WHERE run_seq = ?1 ORDER BY first_seq DESC LIMIT 1";
+inline constexpr char kInsertHistoryRow[] =
+    "INSERT INTO history (run_seq, first_seq, n, events) VALUES (?1, ?2, ?3, ?4)";
 inline constexpr char kRunForTransition[] =
     "SELECT seq, state, start_time, end_time, outputs, system_logs, updated_at "
     "FROM runs WHERE id = ?1";
@@ -108,6 +103,7 @@ inline constexpr char kListStaleTasks[] =
     "AND state NOT IN (5, 6, 7, 8, 10) AND executor_job_id IS NOT NULL "
     "AND updated_at < ?1 ORDER BY updated_at LIMIT ?2";
 inline constexpr char kTaskExists[] = "SELECT 1 FROM tasks WHERE run_seq = ?1 AND id = ?2";
+// tasks.seq is numbered per run: the next is the run's last plus one.
 inline constexpr char kInsertTask[] =
     "INSERT INTO tasks (run_seq, seq, id, name, cmd, state, executor, executor_job_id, "
     "exit_code, start_time, end_time, system_logs, created_at, updated_at, launch_spec) "

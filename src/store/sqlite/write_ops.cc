@@ -7,6 +7,7 @@
 #include <string>
 
 #include "store/sqlite/archive_ops.h"
+#include "store/sqlite/history_ops.h"
 #include "store/sqlite/outbox_ops.h"
 #include "store/sqlite/statements.h"
 #include "store/sqlite/stats_ops.h"
@@ -24,24 +25,16 @@ int64_t StateValue(State s) { return static_cast<int64_t>(s); }
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-// Appends the history row and queues the same event for the outbox (outbox_ops.h), which the
-// writer stores with this write. `run_id`/`task_id` ("" for run events) go into the outbox.
+// Queues the history event (history_ops.h) and the same event for the outbox (outbox_ops.h),
+// which the writer stores with this write. `run_id`/`task_id` ("" for run events) go into the
+// outbox.
 Status InsertHistory(Connection& db, int64_t run_seq, std::string_view run_id,
                      std::optional<int64_t> task_seq, std::string_view task_id,
                      std::string_view type, State from, State to, Micros at,
-                     std::string_view reason, std::optional<int64_t> seq = std::nullopt) {
+                     std::string_view reason) {
   int type_code = HistoryTypeCode(type);
-  ASSIGN_OR_RETURN(Stmt stmt,
-                   db.Prepare(seq ? sql::kInsertHistoryWithSeq : sql::kInsertHistory));
-  RETURN_IF_ERROR(stmt.BindInt(1, run_seq));
-  RETURN_IF_ERROR(stmt.BindOptionalInt(2, task_seq));
-  RETURN_IF_ERROR(stmt.BindInt(3, type_code));
-  RETURN_IF_ERROR(stmt.BindInt(4, StateValue(from)));
-  RETURN_IF_ERROR(stmt.BindInt(5, StateValue(to)));
-  RETURN_IF_ERROR(stmt.BindInt(6, at));
-  RETURN_IF_ERROR(stmt.BindText(7, reason));
-  if (seq) RETURN_IF_ERROR(stmt.BindInt(8, *seq));
-  RETURN_IF_ERROR(stmt.Run());
+  RETURN_IF_ERROR(
+      PendingHistory().Add(db, run_seq, task_seq, type_code, from, to, at, reason).status());
   PendingOutbox().Add(run_id, task_id, type_code, from, to, at, reason);
   return Status::Ok();
 }
@@ -65,38 +58,21 @@ Status NoSuchRun(std::string_view run_id) {
 }
 
 // What one batch of task transitions (TransitionTasksOp) learns about each run it touches, so
-// a run is looked up once per batch, not once per event: its seq and state, and the seq of
-// its last history event (counted up as the batch appends). Valid only inside the batch's
-// transaction, in which nothing else writes.
+// a run is looked up once per batch, not once per event: its seq and state. Valid only inside
+// the batch's transaction, in which nothing else writes.
 class BatchRuns {
  public:
-  struct Entry {
-    RunSeqState run;
-    std::optional<int64_t> last_history_seq;  // read on first use
-  };
-
   // nullopt: no such run.
-  Result<Entry*> Find(Connection& db, std::string_view run_id) {
+  Result<const RunSeqState*> Find(Connection& db, std::string_view run_id) {
     auto it = runs_.find(run_id);
     if (it != runs_.end()) return &it->second;
     ASSIGN_OR_RETURN(std::optional<RunSeqState> run, FindRun(db, run_id));
-    if (!run.has_value()) return static_cast<Entry*>(nullptr);
-    return &runs_.emplace(std::string(run_id), Entry{*run, std::nullopt}).first->second;
-  }
-
-  // The seq for the next history event of the entry's run.
-  static Result<int64_t> NextHistorySeq(Connection& db, Entry& e) {
-    if (!e.last_history_seq.has_value()) {
-      ASSIGN_OR_RETURN(Stmt last, db.Prepare(sql::kLastHistorySeq));
-      RETURN_IF_ERROR(last.BindInt(1, e.run.seq));
-      ASSIGN_OR_RETURN(bool row, last.Step());
-      e.last_history_seq = row ? last.ColumnInt(0) : 0;
-    }
-    return ++*e.last_history_seq;
+    if (!run.has_value()) return static_cast<const RunSeqState*>(nullptr);
+    return &runs_.emplace(std::string(run_id), *run).first->second;
   }
 
  private:
-  std::map<std::string, Entry, std::less<>> runs_;
+  std::map<std::string, RunSeqState, std::less<>> runs_;
 };
 
 // The run's tag rows (run_tags), written with the run; their trigger counts them.
@@ -252,10 +228,9 @@ namespace {
 Status TransitionTaskIn(Connection& db, const TaskTransition& t, TransitionOutcome* out,
                         BatchRuns* batch) {
   std::optional<RunSeqState> run;
-  BatchRuns::Entry* entry = nullptr;
   if (batch != nullptr) {
-    ASSIGN_OR_RETURN(entry, batch->Find(db, t.run_id));
-    if (entry != nullptr) run = entry->run;
+    ASSIGN_OR_RETURN(const RunSeqState* found, batch->Find(db, t.run_id));
+    if (found != nullptr) run = *found;
   } else {
     ASSIGN_OR_RETURN(run, FindRun(db, t.run_id));
   }
@@ -305,12 +280,8 @@ Status TransitionTaskIn(Connection& db, const TaskTransition& t, TransitionOutco
   RETURN_IF_ERROR(update.BindInt(9, run->seq));
   RETURN_IF_ERROR(update.Run());
   if (!out->changed) return Status::Ok();
-  std::optional<int64_t> history_seq;
-  if (entry != nullptr) {
-    ASSIGN_OR_RETURN(history_seq, BatchRuns::NextHistorySeq(db, *entry));
-  }
-  return InsertHistory(db, run->seq, t.run_id, seq, t.task_id, kTaskStateChanged, from, t.to,
-                       t.at, t.reason, history_seq);
+  return InsertHistory(db, run->seq, t.run_id, seq, t.task_id, kTaskStateChanged, from, t.to, t.at,
+                       t.reason);
 }
 
 }  // namespace
