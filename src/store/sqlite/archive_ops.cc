@@ -10,6 +10,7 @@
 #include "store/sqlite/history_ops.h"
 #include "store/sqlite/row_codec.h"
 #include "store/sqlite/statements.h"
+#include "store/sqlite/task_state_ops.h"
 
 namespace sluice::store::sqlite {
 namespace {
@@ -32,6 +33,7 @@ constexpr char kCountTasks[] = "SELECT count(*) FROM tasks WHERE run_seq = ?1";
 constexpr char kInsertArchive[] = "INSERT INTO run_archive (run_seq, data) VALUES (?1, ?2)";
 constexpr char kDeleteHistory[] = "DELETE FROM history WHERE run_seq = ?1";
 constexpr char kDeleteTasks[] = "DELETE FROM tasks WHERE run_seq = ?1";
+constexpr char kDeleteTaskStates[] = "DELETE FROM task_states WHERE run_seq = ?1";
 constexpr char kSetArchived[] = "UPDATE runs SET archived = ?2 WHERE seq = ?1";
 constexpr char kUpdateArchive[] = "UPDATE run_archive SET data = ?2 WHERE run_seq = ?1";
 constexpr char kReadArchive[] = "SELECT data FROM run_archive WHERE run_seq = ?1";
@@ -402,19 +404,9 @@ Result<bool> ArchiveRunOp(Connection& db, int64_t run_seq) {
     if (row && count.ColumnInt(0) > kMaxArchivedTasks) return keep_rows();
   }
   RunArchive archive;
-  {
-    ASSIGN_OR_RETURN(Stmt tasks, db.Prepare(sql::kListTasks));
-    RETURN_IF_ERROR(tasks.BindInt(1, run_seq));
-    RETURN_IF_ERROR(tasks.BindInt(2, std::numeric_limits<int64_t>::min()));
-    RETURN_IF_ERROR(tasks.BindInt(3, kMaxArchivedTasks + 1));
-    for (;;) {
-      ASSIGN_OR_RETURN(bool row, tasks.Step());
-      if (!row) break;
-      ASSIGN_OR_RETURN(TaskRecord task, ReadTask(tasks, ""));
-      task.run_id.clear();
-      if (!IsTerminal(task.state)) return keep_rows();
-      archive.tasks.push_back(std::move(task));
-    }
+  ASSIGN_OR_RETURN(archive.tasks, ReadTaskRows(db, run_seq, "", 0, kMaxArchivedTasks + 1));
+  for (const TaskRecord& task : archive.tasks) {
+    if (!IsTerminal(task.state)) return keep_rows();
   }
   ASSIGN_OR_RETURN(archive.events,
                    ReadHistory(db, run_seq, 0, std::numeric_limits<int64_t>::max()));
@@ -425,7 +417,7 @@ Result<bool> ArchiveRunOp(Connection& db, int64_t run_seq) {
     RETURN_IF_ERROR(insert.BindBlobOrNull(2, blob));
     RETURN_IF_ERROR(insert.Run());
   }
-  for (const char* text : {kDeleteHistory, kDeleteTasks}) {
+  for (const char* text : {kDeleteHistory, kDeleteTaskStates, kDeleteTasks}) {
     ASSIGN_OR_RETURN(Stmt del, db.Prepare(text));
     RETURN_IF_ERROR(del.BindInt(1, run_seq));
     RETURN_IF_ERROR(del.Run());

@@ -9,6 +9,7 @@
 #include "store/sqlite/migrations.h"
 #include "store/sqlite/row_codec.h"
 #include "store/sqlite/stats_ops.h"
+#include "store/sqlite/task_state_ops.h"
 
 namespace sluice::store::sqlite {
 namespace {
@@ -26,9 +27,8 @@ constexpr char kInsertRun[] =
     "?19, ?20)";
 constexpr char kInsertTag[] = "INSERT INTO run_tags (key, value, run_seq) VALUES (?1, ?2, ?3)";
 constexpr char kInsertTask[] =
-    "INSERT INTO tasks (run_seq, seq, id, name, cmd, state, executor, executor_job_id, "
-    "exit_code, start_time, end_time, system_logs, created_at, updated_at, launch_spec) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?12, ?13, ?14)";
+    "INSERT INTO tasks (run_seq, seq, id, name, cmd, executor, created_at, launch_spec) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 constexpr int kRunStateChanged = 1;
 constexpr int kTaskStateChanged = 2;
@@ -282,27 +282,31 @@ Status BulkImporter::Add(const ImportRun& in) {
     RETURN_IF_ERROR(InsertArchive(*db_, run_seq, in, task_updated, events));
   } else if (!in.tasks.empty()) {
     ASSIGN_OR_RETURN(Stmt task, db_->Prepare(kInsertTask));
+    TaskStateCache states;
     for (size_t k = 0; k < in.tasks.size(); ++k) {
       const ImportTask& t = in.tasks[k];
       ASSIGN_OR_RETURN(std::string cmd, EncodeStringList(t.cmd, "task cmd"));
+      const int64_t seq = static_cast<int64_t>(k) + 1;
       task.Reset();
       RETURN_IF_ERROR(task.BindInt(1, run_seq));
-      RETURN_IF_ERROR(task.BindInt(2, static_cast<int64_t>(k) + 1));
+      RETURN_IF_ERROR(task.BindInt(2, seq));
       RETURN_IF_ERROR(task.BindText(3, t.id));
       RETURN_IF_ERROR(task.BindText(4, t.name));
       RETURN_IF_ERROR(task.BindTextOrNull(5, cmd));
-      RETURN_IF_ERROR(task.BindInt(6, V(t.state)));
-      RETURN_IF_ERROR(task.BindText(7, t.executor));
-      RETURN_IF_ERROR(task.BindTextOrNull(8, t.executor_job_id));
-      RETURN_IF_ERROR(task.BindOptionalInt(
-          9, t.exit_code ? std::optional<int64_t>(*t.exit_code) : std::nullopt));
-      RETURN_IF_ERROR(task.BindOptionalInt(10, t.start_time));
-      RETURN_IF_ERROR(task.BindOptionalInt(11, t.end_time));
-      RETURN_IF_ERROR(task.BindInt(12, t.created_at));
-      RETURN_IF_ERROR(task.BindInt(13, task_updated[k]));
-      RETURN_IF_ERROR(task.BindTextOrNull(14, t.launch_spec));
+      RETURN_IF_ERROR(task.BindText(6, t.executor));
+      RETURN_IF_ERROR(task.BindInt(7, t.created_at));
+      RETURN_IF_ERROR(task.BindTextOrNull(8, t.launch_spec));
       RETURN_IF_ERROR(task.Run());
+      StoredTaskState state;
+      state.state = t.state;
+      state.executor_job_id = t.executor_job_id;
+      if (t.exit_code) state.exit_code = *t.exit_code;
+      state.start_time = t.start_time;
+      state.end_time = t.end_time;
+      state.updated_at = task_updated[k];
+      RETURN_IF_ERROR(states.Append(*db_, run_seq, seq, std::move(state)));
     }
+    RETURN_IF_ERROR(states.Flush(*db_));
   }
 
   if (!archive) {

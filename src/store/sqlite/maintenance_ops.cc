@@ -15,8 +15,8 @@ constexpr char kRunToDelete[] = "SELECT seq, state FROM runs WHERE id = ?1";
 // Children first (history references tasks). Each is served by an index on run_seq.
 constexpr const char* kDeleteChildren[] = {
     "DELETE FROM history WHERE run_seq = ?1",
-    "DELETE FROM tasks WHERE run_seq = ?1",
-    "DELETE FROM run_events WHERE run_seq = ?1",
+    "DELETE FROM task_states WHERE run_seq = ?1",  // task_state_ops.h
+    "DELETE FROM tasks WHERE run_seq = ?1",       "DELETE FROM run_events WHERE run_seq = ?1",
     "DELETE FROM run_archive WHERE run_seq = ?1",  // archive_ops.h
 };
 constexpr char kDeleteRunRow[] = "DELETE FROM runs WHERE seq = ?1";
@@ -80,23 +80,6 @@ Result<std::vector<EndedRun>> ListEndedRunRows(Connection& db, const EndedRunQue
     runs.push_back(std::move(r));
   }
   return runs;
-}
-
-Result<std::vector<TaskRecord>> ListStaleTaskRows(Connection& db, Micros updated_before,
-                                                  int limit) {
-  std::vector<TaskRecord> tasks;
-  if (limit < 1) return tasks;
-  ASSIGN_OR_RETURN(Stmt stmt, db.Prepare(sql::kListStaleTasks));
-  RETURN_IF_ERROR(stmt.BindInt(1, updated_before));
-  RETURN_IF_ERROR(stmt.BindInt(2, limit));
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    std::string run_id = stmt.ColumnText(stmt.ColumnCount() - 1);
-    ASSIGN_OR_RETURN(TaskRecord task, ReadTask(stmt, run_id));
-    tasks.push_back(std::move(task));
-  }
-  return tasks;
 }
 
 }  // namespace sluice::store::sqlite

@@ -21,7 +21,6 @@ namespace sluice::store::sqlite {
 Status DeleteRunOp(Connection& db, std::string_view run_id, Micros now);
 
 Result<std::vector<EndedRun>> ListEndedRunRows(Connection& db, const EndedRunQuery& query);
-Result<std::vector<TaskRecord>> ListStaleTaskRows(Connection& db, Micros updated_before,
-                                                  int limit);
+// ListStaleTaskRows: task_state_ops.h.
 
 }  // namespace sluice::store::sqlite

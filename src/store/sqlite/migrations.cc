@@ -6,6 +6,7 @@
 #include <string>
 
 #include "store/sqlite/history_ops.h"
+#include "store/sqlite/task_state_ops.h"
 
 namespace sluice::store::sqlite {
 namespace {
@@ -24,6 +25,8 @@ CodeStep CodeStepOf(int version) {
   switch (version) {
     case 9:
       return PackHistoryMigration;  // history rows into packed rows
+    case 10:
+      return PackTaskStateMigration;  // task state columns into task_states chunks
     default:
       return nullptr;
   }

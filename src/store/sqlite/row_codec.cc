@@ -199,16 +199,9 @@ Result<TaskRecord> ReadTask(const Stmt& s, std::string_view run_id) {
   t.id = s.ColumnText(1);
   t.name = s.ColumnText(2);
   ASSIGN_OR_RETURN(t.cmd, DecodeStringList(s.ColumnText(3), "tasks.cmd"));
-  t.state = StateFromColumn(s.ColumnInt(4));
-  t.executor = s.ColumnText(5);
-  t.executor_job_id = s.ColumnText(6);
-  if (!s.ColumnIsNull(7)) t.exit_code = static_cast<int>(s.ColumnInt(7));
-  t.start_time = s.ColumnOptionalInt(8);
-  t.end_time = s.ColumnOptionalInt(9);
-  ASSIGN_OR_RETURN(t.system_logs, DecodeStringList(s.ColumnText(10), "tasks.system_logs"));
-  t.created_at = s.ColumnInt(11);
-  t.updated_at = s.ColumnInt(12);
-  t.launch_spec = s.ColumnText(13);
+  t.executor = s.ColumnText(4);
+  t.created_at = s.ColumnInt(5);
+  t.launch_spec = s.ColumnText(6);
   return t;
 }
 

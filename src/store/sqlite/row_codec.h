@@ -44,7 +44,9 @@ Result<EncodedRequest> EncodeRequest(const RunRequest& request);
 Result<RunRecord> ReadRun(const Stmt& stmt);
 // A row of SLUICE_RUN_SUMMARY_COLUMNS: the fields RunListQuery::summary names, others default.
 Result<RunRecord> ReadRunSummary(const Stmt& stmt);
-// The current row of `stmt`, selected with kTaskColumns; the run id is not stored in tasks.
+// The current row of `stmt`, selected with SLUICE_TASK_COLUMNS: what never changes about the
+// task (its state is in task_states: task_state_ops.h fills it in); the run id is not stored
+// in tasks.
 Result<TaskRecord> ReadTask(const Stmt& stmt, std::string_view run_id);
 
 // History event types as stored (see migrations/0001_init.sql).

@@ -19,6 +19,7 @@
 #include "store/sqlite/run_query.h"
 #include "store/sqlite/statements.h"
 #include "store/sqlite/stats_ops.h"
+#include "store/sqlite/task_state_ops.h"
 #include "store/sqlite/write_ops.h"
 
 namespace sluice::store::sqlite {
@@ -232,14 +233,11 @@ Result<TaskRecord> SqliteRunStore::GetTask(std::string_view run_id, std::string_
   ASSIGN_OR_RETURN(std::optional<RunRef> run, FindRunRef(*db, run_id));
   if (!run.has_value()) return NoSuchRun(run_id);
   if (run->archived) return GetArchivedTask(*db, run->seq, run_id, task_id);
-  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kGetTask));
-  RETURN_IF_ERROR(stmt.BindInt(1, run->seq));
-  RETURN_IF_ERROR(stmt.BindText(2, task_id));
-  ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) {
+  ASSIGN_OR_RETURN(std::optional<TaskRecord> task, ReadTaskRow(*db, run->seq, run_id, task_id));
+  if (!task.has_value()) {
     return NotFound("task \"" + std::string(run_id) + "/" + std::string(task_id) + "\" not found");
   }
-  return ReadTask(stmt, run_id);
+  return std::move(*task);
 }
 
 Result<TaskPage> SqliteRunStore::ListTasks(const TaskListQuery& query) {
@@ -248,21 +246,15 @@ Result<TaskPage> SqliteRunStore::ListTasks(const TaskListQuery& query) {
   ASSIGN_OR_RETURN(std::optional<RunRef> run, FindRunRef(*db, query.run_id));
   if (!run.has_value()) return NoSuchRun(query.run_id);
   if (run->archived) return ListArchivedTasks(*db, run->seq, query);
-  ASSIGN_OR_RETURN(Stmt stmt, db->Prepare(sql::kListTasks));
-  RETURN_IF_ERROR(stmt.BindInt(1, run->seq));
-  RETURN_IF_ERROR(stmt.BindInt(2, query.after_seq.value_or(0)));
-  RETURN_IF_ERROR(stmt.BindInt(3, int64_t{query.page_size} + 1));
+  ASSIGN_OR_RETURN(std::vector<TaskRecord> tasks,
+                   ReadTaskRows(*db, run->seq, query.run_id, query.after_seq.value_or(0),
+                                int64_t{query.page_size} + 1));
   TaskPage page;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    if (static_cast<int>(page.tasks.size()) == query.page_size) {
-      page.next_after_seq = page.tasks.back().seq;
-      break;
-    }
-    ASSIGN_OR_RETURN(TaskRecord task, ReadTask(stmt, query.run_id));
-    page.tasks.push_back(std::move(task));
+  if (static_cast<int>(tasks.size()) > query.page_size) {
+    tasks.pop_back();
+    page.next_after_seq = tasks.back().seq;
   }
+  page.tasks = std::move(tasks);
   return page;
 }
 

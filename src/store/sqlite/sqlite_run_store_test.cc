@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -494,7 +495,7 @@ TEST_F(SqliteRunStoreTest, MigrationsAreRecordedAndAppliedOnce) {
                 "1 0001_init.sql", "2 0002_run_events.sql", "3 0003_task_launch_spec.sql",
                 "4 0004_run_index.sql", "5 0005_outbox_stats.sql", "6 0006_run_archive.sql",
                 "7 0007_cheaper_run_updates.sql", "8 0008_covering_index_tag_blobs.sql",
-                "9 0009_packed_history.sql"}));
+                "9 0009_packed_history.sql", "10 0010_packed_task_state.sql"}));
   std::vector<std::string> applied_at = Query("SELECT applied_at FROM schema_migrations");
   {
     auto store = OpenStore();
@@ -504,7 +505,7 @@ TEST_F(SqliteRunStoreTest, MigrationsAreRecordedAndAppliedOnce) {
   auto store = OpenStore();  // a re-applied 0001 would fail on CREATE TABLE runs
   ASSERT_NE(store, nullptr);
   ASSERT_OK(store->GetRun("kept"));
-  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"), std::vector<std::string>{"9"});
+  EXPECT_EQ(Query("SELECT count(*) FROM schema_migrations"), std::vector<std::string>{"10"});
   EXPECT_EQ(Query("SELECT applied_at FROM schema_migrations"), applied_at);
   EXPECT_EQ(Query("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
 }
@@ -567,7 +568,7 @@ TEST_F(SqliteRunStoreTest, RunStateChangeNeedsNoEphemeralTables) {
   { ASSERT_NE(OpenStore(), nullptr); }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  for (const char* text : {sql::kUpdateRun, sql::kUpdateTask}) {
+  for (const char* text : {sql::kUpdateRun, sql::kPutTaskChunk}) {
     sqlite3_stmt* stmt = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(db, (std::string("EXPLAIN ") + text).c_str(), -1, &stmt,
                                  nullptr),
@@ -762,9 +763,10 @@ TEST_F(SqliteRunStoreTest, AFailedWriteLeavesNoOutboxEntry) {
 
 TEST_F(SqliteRunStoreTest, StaleTasksAreFoundThroughActiveRuns) {
   { ASSERT_NE(OpenStore(), nullptr); }
-  std::string plan = QueryPlan(sql::kListStaleTasks);
+  std::string plan = QueryPlan(sql::kActiveTaskChunks);
   EXPECT_NE(plan.find("runs_active"), std::string::npos) << plan;
-  EXPECT_EQ(plan.find("SCAN tasks"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("SEARCH s USING PRIMARY KEY (run_seq=?)"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("SCAN s"), std::string::npos) << plan;
 }
 
 // Tags are stored as a blob (row_codec.h EncodeTags); rows written before that hold JSON
@@ -927,8 +929,11 @@ TEST_F(SqliteRunStoreTest, HistoryFromBeforePackedRowsReadsBackAfterTheUpgrade) 
         "workflow_params, workflow_engine, workflow_engine_version, submitted_at, updated_at, "
         "user) VALUES ('old', 3, 'MOCK', '1.0', 'mock://x', '{}', '', '', 1000, 1400, 'ann'),"
         " ('other', 1, 'MOCK', '1.0', 'mock://x', '{}', '', '', 1100, 1100, 'ann');"
-        "INSERT INTO tasks (run_seq, seq, id, name, state, executor, created_at, updated_at) "
-        "VALUES (1, 1, 'task-a', 'a', 3, 'local', 1200, 1300);"
+        "INSERT INTO tasks (run_seq, seq, id, name, cmd, state, executor, executor_job_id, "
+        "exit_code, start_time, system_logs, created_at, updated_at, launch_spec) "
+        "VALUES (1, 1, 'task-a', 'a', '[\"echo\",\"a\"]', 3, 'local', '4242', NULL, 1250, "
+        "'[\"node n1\"]', 1200, 1300, '{\"image\":\"x\"}'),"
+        " (1, 2, 'task-b', 'b', NULL, 6, 'local', '4243', -9, 1210, NULL, 1200, 1350, NULL);"
         "INSERT INTO history (run_seq, seq, task_seq, type, from_state, to_state, at, reason) "
         "VALUES (1, 1, NULL, 1, 0, 1, 1000, 'submitted'),"
         " (1, 2, NULL, 1, 1, 2, 1100, ''),"
@@ -959,6 +964,31 @@ TEST_F(SqliteRunStoreTest, HistoryFromBeforePackedRowsReadsBackAfterTheUpgrade) 
   EXPECT_EQ(page->events[0].reason, "submitted");
   EXPECT_EQ(page->events[1].at, 1100);
 
+  // 0010: the tasks' state moved into task_states, the rest stayed in their rows.
+  EXPECT_EQ(Query("SELECT run_seq || '|' || chunk FROM task_states"),
+            std::vector<std::string>{"1|0"});
+  Result<TaskRecord> a = store->GetTask("old", "task-a");
+  ASSERT_OK(a);
+  EXPECT_EQ(a->seq, 1);
+  EXPECT_EQ(a->name, "a");
+  EXPECT_EQ(a->cmd, (std::vector<std::string>{"echo", "a"}));
+  EXPECT_EQ(a->state, State::kRunning);
+  EXPECT_EQ(a->executor, "local");
+  EXPECT_EQ(a->executor_job_id, "4242");
+  EXPECT_FALSE(a->exit_code.has_value());
+  EXPECT_EQ(a->start_time, std::optional<Micros>(1250));
+  EXPECT_FALSE(a->end_time.has_value());
+  EXPECT_EQ(a->system_logs, std::vector<std::string>{"node n1"});
+  EXPECT_EQ(a->created_at, 1200);
+  EXPECT_EQ(a->updated_at, 1300);
+  EXPECT_EQ(a->launch_spec, "{\"image\":\"x\"}");
+  Result<TaskRecord> b = store->GetTask("old", "task-b");
+  ASSERT_OK(b);
+  EXPECT_EQ(b->state, State::kExecutorError);
+  EXPECT_EQ(b->exit_code, std::optional<int>(-9));
+  EXPECT_TRUE(b->system_logs.empty());
+  EXPECT_TRUE(b->cmd.empty());
+
   TaskTransition t;
   t.run_id = "old";
   t.task_id = "task-a";
@@ -974,6 +1004,99 @@ TEST_F(SqliteRunStoreTest, HistoryFromBeforePackedRowsReadsBackAfterTheUpgrade) 
   EXPECT_EQ(page->events[1].seq, 5);
   EXPECT_EQ(page->events[1].to, State::kComplete);
   EXPECT_EQ(page->events[1].task_id, "task-a");
+  a = store->GetTask("old", "task-a");
+  ASSERT_OK(a);
+  EXPECT_EQ(a->state, State::kComplete);
+  EXPECT_EQ(a->exit_code, std::optional<int>(0));
+  EXPECT_EQ(a->executor_job_id, "4242");
+}
+
+// Task state is kept in chunks of 64 tasks (task_state_ops.h): a run of 130 tasks spans three,
+// one batch changes tasks in all of them, and every read sees each task's own state.
+TEST_F(SqliteRunStoreTest, TaskStatesAcrossChunksReadBackPerTask) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK(store->CreateRun(MakeRun("big", 1000)));
+  RunTransition running;
+  running.run_id = "big";
+  running.to = State::kRunning;
+  running.at = 1001;
+  ASSERT_OK(store->TransitionRun(running));
+  constexpr int kTasks = 130;
+  for (int i = 1; i <= kTasks; ++i) {
+    TaskRecord task;
+    task.run_id = "big";
+    task.id = "t" + std::to_string(i);
+    task.name = task.id;
+    task.cmd = {"true"};
+    task.executor = "local";
+    task.created_at = task.updated_at = 2000 + i;
+    Result<bool> created = store->CreateTask(task);
+    ASSERT_OK(created);
+    ASSERT_TRUE(*created);
+  }
+  EXPECT_EQ(Query("SELECT chunk FROM task_states ORDER BY chunk"),
+            (std::vector<std::string>{"0", "1", "2"}));
+  // One batch: tasks on both sides of each chunk boundary start, in shuffled order.
+  const std::vector<int> picked = {130, 1, 65, 64, 129, 128};
+  std::vector<TaskTransition> batch;
+  for (int i : picked) {
+    TaskTransition t;
+    t.run_id = "big";
+    t.task_id = "t" + std::to_string(i);
+    t.to = State::kRunning;
+    t.at = 5000 + i;
+    t.executor_job_id = "job-" + std::to_string(i);
+    t.start_time = 5000 + i;
+    batch.push_back(t);
+  }
+  for (const Result<TransitionOutcome>& r : store->TransitionTasks(batch)) ASSERT_OK(r);
+  TaskTransition done;
+  done.run_id = "big";
+  done.task_id = "t65";
+  done.to = State::kComplete;
+  done.at = 6000;
+  done.exit_code = 0;
+  ASSERT_OK(store->TransitionTask(done));
+
+  TaskListQuery q;
+  q.run_id = "big";
+  q.page_size = 50;
+  std::vector<TaskRecord> all;
+  for (;;) {
+    Result<TaskPage> page = store->ListTasks(q);
+    ASSERT_OK(page);
+    all.insert(all.end(), page->tasks.begin(), page->tasks.end());
+    if (!page->next_after_seq) break;
+    q.after_seq = page->next_after_seq;
+  }
+  ASSERT_EQ(all.size(), static_cast<size_t>(kTasks));
+  for (int i = 1; i <= kTasks; ++i) {
+    const TaskRecord& t = all[static_cast<size_t>(i - 1)];
+    SCOPED_TRACE(t.id);
+    EXPECT_EQ(t.id, "t" + std::to_string(i));
+    EXPECT_EQ(t.seq, i);
+    bool started = std::find(picked.begin(), picked.end(), i) != picked.end();
+    State want = i == 65 ? State::kComplete : started ? State::kRunning : State::kQueued;
+    EXPECT_EQ(t.state, want);
+    EXPECT_EQ(t.executor_job_id, started ? "job-" + std::to_string(i) : "");
+    EXPECT_EQ(t.start_time, started ? std::optional<Micros>(5000 + i) : std::nullopt);
+    EXPECT_EQ(t.updated_at, i == 65 ? 6000 : started ? 5000 + i : 2000 + i);
+  }
+  Result<TaskRecord> t129 = store->GetTask("big", "t129");
+  ASSERT_OK(t129);
+  EXPECT_EQ(t129->state, State::kRunning);
+  EXPECT_EQ(t129->executor_job_id, "job-129");
+
+  // Submitted and unfinished, least recently updated first: t65 has ended.
+  Result<std::vector<TaskRecord>> stale = store->ListStaleTasks(10000, 3);
+  ASSERT_OK(stale);
+  std::vector<std::string> ids;
+  for (const TaskRecord& t : *stale) ids.push_back(t.run_id + "/" + t.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"big/t1", "big/t64", "big/t128"}));
+  stale = store->ListStaleTasks(5129, 10);  // updated before 5129: t1, t64, t128
+  ASSERT_OK(stale);
+  EXPECT_EQ(stale->size(), 3u);
 }
 
 }  // namespace

@@ -15,9 +15,8 @@ namespace sluice::store::sqlite::sql {
 // What a listing shows (RunListQuery::summary), read by ReadRunSummary.
 #define SLUICE_RUN_SUMMARY_COLUMNS \
   "seq, id, state, workflow_type, tags, submitted_at, updated_at, start_time, end_time, user, name"
-#define SLUICE_TASK_COLUMNS                                                       \
-  "seq, id, name, cmd, state, executor, executor_job_id, exit_code, start_time, " \
-  "end_time, system_logs, created_at, updated_at, launch_spec"
+// What never changes about a task; its state is in task_states (task_state_ops.h).
+#define SLUICE_TASK_COLUMNS "seq, id, name, cmd, executor, created_at, launch_spec"
 // Repeats the WHERE clause of the runs_active partial index exactly, so SQLite uses it
 // (migrations/0007: comparisons, not an IN list, which costs an ephemeral table each time it
 // is evaluated). The terminal runs' indexes (runs_ended, runs_to_archive) have
@@ -41,6 +40,17 @@ inline constexpr char kGetTask[] =
 inline constexpr char kListTasks[] = "SELECT " SLUICE_TASK_COLUMNS
                                      " FROM tasks WHERE run_seq = ?1 AND seq > ?2 "
                                      "ORDER BY seq LIMIT ?3";
+inline constexpr char kGetTaskBySeq[] =
+    "SELECT " SLUICE_TASK_COLUMNS " FROM tasks WHERE run_seq = ?1 AND seq = ?2";
+// Packed task state (task_state_ops.h).
+inline constexpr char kReadTaskChunk[] =
+    "SELECT states FROM task_states WHERE run_seq = ?1 AND chunk = ?2";
+// The task state chunks of non-terminal runs (runs_active: its WHERE clause is repeated
+// exactly), i.e. what is in flight: the reconciler's walk for stale tasks, so no index is kept
+// up to date on every task change for it. CROSS JOIN keeps runs the outer loop.
+inline constexpr char kActiveTaskChunks[] =
+    "SELECT r.seq, r.id, s.chunk, s.states FROM runs AS r INDEXED BY runs_active "
+    "CROSS JOIN task_states AS s ON s.run_seq = r.seq WHERE " SLUICE_RUN_ACTIVE;
 // Packed history rows (history_ops.h): from the row holding seq ?2 + 1 on.
 inline constexpr char kReadHistoryRows[] =
     "SELECT first_seq, n, events FROM history WHERE run_seq = ?1 AND first_seq >= "
@@ -89,29 +99,16 @@ inline constexpr char kRunForTransition[] =
 inline constexpr char kUpdateRun[] =
     "UPDATE runs SET state = ?2, updated_at = ?3, start_time = ?4, end_time = ?5, "
     "outputs = ?6, system_logs = ?7 WHERE seq = ?1";
-inline constexpr char kTaskForTransition[] =
-    "SELECT seq, state, executor_job_id, exit_code, start_time, end_time, system_logs, "
-    "updated_at FROM tasks WHERE run_seq = ?1 AND id = ?2";
-// Submitted, unfinished tasks changed before ?1, least recently updated first. Walks the
-// tasks of non-terminal runs (runs_active: its WHERE clause is repeated exactly), i.e. what
-// is in flight, so no index is kept up to date on every task change for it. The run id is the
-// last column, after the task columns.
-inline constexpr char kListStaleTasks[] =
-    "SELECT " SLUICE_TASK_COLUMNS ", (SELECT id FROM runs WHERE runs.seq = tasks.run_seq) "
-    "FROM tasks WHERE run_seq IN (SELECT seq FROM runs INDEXED BY runs_active WHERE "
-    SLUICE_RUN_ACTIVE ") "
-    "AND state NOT IN (5, 6, 7, 8, 10) AND executor_job_id IS NOT NULL "
-    "AND updated_at < ?1 ORDER BY updated_at LIMIT ?2";
+inline constexpr char kTaskSeqById[] = "SELECT seq FROM tasks WHERE run_seq = ?1 AND id = ?2";
+inline constexpr char kPutTaskChunk[] =
+    "INSERT INTO task_states (run_seq, chunk, states) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (run_seq, chunk) DO UPDATE SET states = excluded.states";
 inline constexpr char kTaskExists[] = "SELECT 1 FROM tasks WHERE run_seq = ?1 AND id = ?2";
 // tasks.seq is numbered per run: the next is the run's last plus one.
 inline constexpr char kInsertTask[] =
-    "INSERT INTO tasks (run_seq, seq, id, name, cmd, state, executor, executor_job_id, "
-    "exit_code, start_time, end_time, system_logs, created_at, updated_at, launch_spec) "
+    "INSERT INTO tasks (run_seq, seq, id, name, cmd, executor, created_at, launch_spec) "
     "VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM tasks WHERE run_seq = ?1), ?2, ?3, "
-    "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING seq";
-inline constexpr char kUpdateTask[] =
-    "UPDATE tasks SET state = ?2, updated_at = ?3, executor_job_id = ?4, exit_code = ?5, "
-    "start_time = ?6, end_time = ?7, system_logs = ?8 WHERE run_seq = ?9 AND seq = ?1";
+    "?4, ?5, ?6, ?7) RETURNING seq";
 // RETURNING gives no order guarantee; the caller sorts by seq.
 inline constexpr char kClaimRuns[] =
     "UPDATE runs SET owner = ?1, lease_until = ?3 WHERE seq IN ("

@@ -11,6 +11,7 @@
 #include "store/sqlite/outbox_ops.h"
 #include "store/sqlite/statements.h"
 #include "store/sqlite/stats_ops.h"
+#include "store/sqlite/task_state_ops.h"
 #include "store/sqlite/transition_rules.h"
 
 namespace sluice::store::sqlite {
@@ -201,21 +202,24 @@ Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& c
   RETURN_IF_ERROR(insert.BindText(2, task.id));
   RETURN_IF_ERROR(insert.BindText(3, task.name));
   RETURN_IF_ERROR(insert.BindTextOrNull(4, cmd));
-  RETURN_IF_ERROR(insert.BindInt(5, StateValue(task.state)));
-  RETURN_IF_ERROR(insert.BindText(6, task.executor));
-  RETURN_IF_ERROR(insert.BindTextOrNull(7, task.executor_job_id));
-  RETURN_IF_ERROR(insert.BindOptionalInt(
-      8, task.exit_code.has_value() ? std::optional<int64_t>(*task.exit_code) : std::nullopt));
-  RETURN_IF_ERROR(insert.BindOptionalInt(9, task.start_time));
-  RETURN_IF_ERROR(insert.BindOptionalInt(10, task.end_time));
-  RETURN_IF_ERROR(insert.BindTextOrNull(11, logs));
-  RETURN_IF_ERROR(insert.BindInt(12, task.created_at));
-  RETURN_IF_ERROR(insert.BindInt(13, std::max(task.updated_at, task.created_at)));
-  RETURN_IF_ERROR(insert.BindTextOrNull(14, task.launch_spec));
+  RETURN_IF_ERROR(insert.BindText(5, task.executor));
+  RETURN_IF_ERROR(insert.BindInt(6, task.created_at));
+  RETURN_IF_ERROR(insert.BindTextOrNull(7, task.launch_spec));
   ASSIGN_OR_RETURN(bool returned, insert.Step());
   if (!returned) return Internal("task insert returned no seq");
   int64_t task_seq = insert.ColumnInt(0);
   RETURN_IF_ERROR(insert.Run());  // steps to the end of RETURNING
+  StoredTaskState state;
+  state.state = task.state;
+  state.executor_job_id = task.executor_job_id;
+  if (task.exit_code.has_value()) state.exit_code = *task.exit_code;
+  state.start_time = task.start_time;
+  state.end_time = task.end_time;
+  state.system_logs = logs;
+  state.updated_at = std::max(task.updated_at, task.created_at);
+  TaskStateCache states;
+  RETURN_IF_ERROR(states.Append(db, run->seq, task_seq, std::move(state)));
+  RETURN_IF_ERROR(states.Flush(db));
   RETURN_IF_ERROR(InsertHistory(db, run->seq, task.run_id, task_seq, task.id, kTaskCreated,
                                 State::kUnknown, task.state, task.created_at, "created"));
   *created = true;
@@ -224,9 +228,10 @@ Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& c
 
 namespace {
 
-// TransitionTaskOp, with the run looked up through `batch` when given.
+// TransitionTaskOp, with the run looked up through `batch` when given; the task's state is
+// read and changed through `states`, which the caller flushes.
 Status TransitionTaskIn(Connection& db, const TaskTransition& t, TransitionOutcome* out,
-                        BatchRuns* batch) {
+                        BatchRuns* batch, TaskStateCache& states) {
   std::optional<RunSeqState> run;
   if (batch != nullptr) {
     ASSIGN_OR_RETURN(const RunSeqState* found, batch->Find(db, t.run_id));
@@ -235,7 +240,7 @@ Status TransitionTaskIn(Connection& db, const TaskTransition& t, TransitionOutco
     ASSIGN_OR_RETURN(run, FindRun(db, t.run_id));
   }
   if (!run.has_value()) return NoSuchRun(t.run_id);
-  ASSIGN_OR_RETURN(Stmt row, db.Prepare(sql::kTaskForTransition));
+  ASSIGN_OR_RETURN(Stmt row, db.Prepare(sql::kTaskSeqById));
   RETURN_IF_ERROR(row.BindInt(1, run->seq));
   RETURN_IF_ERROR(row.BindText(2, t.task_id));
   ASSIGN_OR_RETURN(bool found, row.Step());
@@ -256,29 +261,16 @@ Status TransitionTaskIn(Connection& db, const TaskTransition& t, TransitionOutco
     }
   }
   if (!found) return NotFound("task " + name() + " not found");
-  int64_t seq = row.ColumnInt(0);
-  StoredTaskState state;
-  state.state = StateFromColumn(row.ColumnInt(1));
-  state.executor_job_id = row.ColumnText(2);
-  state.exit_code = row.ColumnOptionalInt(3);
-  state.start_time = row.ColumnOptionalInt(4);
-  state.end_time = row.ColumnOptionalInt(5);
-  state.system_logs = row.ColumnText(6);
-  state.updated_at = row.ColumnInt(7);
+  const int64_t seq = row.ColumnInt(0);
+  row.Reset();
+  ASSIGN_OR_RETURN(StoredTaskState * stored, states.Find(db, run->seq, seq));
+  if (stored == nullptr) return Internal("task " + name() + " has no state entry");
+  StoredTaskState state = *stored;
   const State from = state.state;
   ASSIGN_OR_RETURN(bool write, ApplyTaskTransition(t, state, out));
   if (!write) return Status::Ok();
-  ASSIGN_OR_RETURN(Stmt update, db.Prepare(sql::kUpdateTask));
-  RETURN_IF_ERROR(update.BindInt(1, seq));
-  RETURN_IF_ERROR(update.BindInt(2, StateValue(t.to)));
-  RETURN_IF_ERROR(update.BindInt(3, state.updated_at));
-  RETURN_IF_ERROR(update.BindTextOrNull(4, state.executor_job_id));
-  RETURN_IF_ERROR(update.BindOptionalInt(5, state.exit_code));
-  RETURN_IF_ERROR(update.BindOptionalInt(6, state.start_time));
-  RETURN_IF_ERROR(update.BindOptionalInt(7, state.end_time));
-  RETURN_IF_ERROR(update.BindTextOrNull(8, state.system_logs));
-  RETURN_IF_ERROR(update.BindInt(9, run->seq));
-  RETURN_IF_ERROR(update.Run());
+  *stored = std::move(state);
+  states.Changed(run->seq, seq);
   if (!out->changed) return Status::Ok();
   return InsertHistory(db, run->seq, t.run_id, seq, t.task_id, kTaskStateChanged, from, t.to, t.at,
                        t.reason);
@@ -287,7 +279,9 @@ Status TransitionTaskIn(Connection& db, const TaskTransition& t, TransitionOutco
 }  // namespace
 
 Status TransitionTaskOp(Connection& db, const TaskTransition& t, TransitionOutcome* out) {
-  return TransitionTaskIn(db, t, out, nullptr);
+  TaskStateCache states;
+  RETURN_IF_ERROR(TransitionTaskIn(db, t, out, nullptr, states));
+  return states.Flush(db);
 }
 
 Status TransitionTasksOp(Connection& db, const std::vector<TaskTransition>& ts,
@@ -295,9 +289,10 @@ Status TransitionTasksOp(Connection& db, const std::vector<TaskTransition>& ts,
   out->clear();
   out->reserve(ts.size());
   BatchRuns runs;
+  TaskStateCache states;  // each changed chunk is written once, after the batch
   for (const TaskTransition& t : ts) {
     TransitionOutcome outcome;
-    Status st = TransitionTaskIn(db, t, &outcome, &runs);
+    Status st = TransitionTaskIn(db, t, &outcome, &runs, states);
     if (st.ok()) {
       out->emplace_back(outcome);
       continue;
@@ -313,7 +308,7 @@ Status TransitionTasksOp(Connection& db, const std::vector<TaskTransition>& ts,
         return st;  // storage trouble, maybe half-written: the whole batch rolls back
     }
   }
-  return Status::Ok();
+  return states.Flush(db);
 }
 
 Status ClaimRunsOp(Connection& db, const ClaimRequest& req, std::vector<RunRecord>* out) {
