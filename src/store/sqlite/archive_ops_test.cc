@@ -271,6 +271,7 @@ TEST_F(ArchiveSizeTest, BenchRunsTakeAtMostThreeKilobytesEach) {
   int64_t bytes = single("PRAGMA page_count") * single("PRAGMA page_size");
   EXPECT_EQ(single("SELECT count(*) FROM run_archive"), kRuns);
   EXPECT_EQ(single("SELECT count(*) FROM tasks"), 0);
+  EXPECT_EQ(single("SELECT count(*) FROM task_states"), 0);
   EXPECT_EQ(single("SELECT count(*) FROM history"), 0);
   std::string breakdown;
   sqlite3_stmt* stmt = nullptr;

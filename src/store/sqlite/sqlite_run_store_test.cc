@@ -613,6 +613,9 @@ TEST_F(SqliteRunStoreTest, HotQueriesUseIndexes) {
   EXPECT_NE(last_history.find("SEARCH history USING PRIMARY KEY (run_seq=?)"), std::string::npos)
       << last_history;
   EXPECT_EQ(last_history.find("TEMP B-TREE"), std::string::npos) << last_history;
+  std::string batch_ids = QueryPlan(sql::kTaskSeqsOfRun);
+  EXPECT_NE(batch_ids.find("COVERING INDEX tasks_by_id (run_seq=?)"), std::string::npos)
+      << batch_ids;
   std::string task_ids = QueryPlan(sql::kTaskIdsOfRun);
   EXPECT_NE(task_ids.find("(run_seq=?)"), std::string::npos) << task_ids;
   EXPECT_EQ(task_ids.find("SCAN"), std::string::npos) << task_ids;
@@ -1097,6 +1100,15 @@ TEST_F(SqliteRunStoreTest, TaskStatesAcrossChunksReadBackPerTask) {
   stale = store->ListStaleTasks(5129, 10);  // updated before 5129: t1, t64, t128
   ASSERT_OK(stale);
   EXPECT_EQ(stale->size(), 3u);
+
+  // Deleting the ended run takes its task state with it.
+  running.to = State::kCanceled;
+  running.at = 7000;
+  ASSERT_OK(store->TransitionRun(running));
+  ASSERT_TRUE(store->DeleteRun("big").ok());
+  EXPECT_EQ(Query("SELECT count(*) FROM task_states"), std::vector<std::string>{"0"});
+  EXPECT_EQ(Query("SELECT count(*) FROM tasks"), std::vector<std::string>{"0"});
+  EXPECT_EQ(Query("SELECT count(*) FROM history"), std::vector<std::string>{"0"});
 }
 
 }  // namespace

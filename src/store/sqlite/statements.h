@@ -100,6 +100,11 @@ inline constexpr char kUpdateRun[] =
     "UPDATE runs SET state = ?2, updated_at = ?3, start_time = ?4, end_time = ?5, "
     "outputs = ?6, system_logs = ?7 WHERE seq = ?1";
 inline constexpr char kTaskSeqById[] = "SELECT seq FROM tasks WHERE run_seq = ?1 AND id = ?2";
+// A state sync batch reads the ids of a run with few tasks at once (write_ops.cc, BatchRuns):
+// one range of the covering tasks_by_id index instead of one lookup per event.
+inline constexpr int kTaskSeqsOfRunLimit = 65;
+inline constexpr char kTaskSeqsOfRun[] =
+    "SELECT id, seq FROM tasks INDEXED BY tasks_by_id WHERE run_seq = ?1 LIMIT 65";
 inline constexpr char kPutTaskChunk[] =
     "INSERT INTO task_states (run_seq, chunk, states) VALUES (?1, ?2, ?3) "
     "ON CONFLICT (run_seq, chunk) DO UPDATE SET states = excluded.states";

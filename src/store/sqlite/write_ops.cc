@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "store/sqlite/archive_ops.h"
 #include "store/sqlite/history_ops.h"
@@ -59,21 +60,51 @@ Status NoSuchRun(std::string_view run_id) {
 }
 
 // What one batch of task transitions (TransitionTasksOp) learns about each run it touches, so
-// a run is looked up once per batch, not once per event: its seq and state. Valid only inside
-// the batch's transaction, in which nothing else writes.
+// a run is looked up once per batch, not once per event: its seq and state, and the seqs of
+// its tasks by id when it has few (one read of the run's ids instead of one per event). Valid
+// only inside the batch's transaction, in which nothing else writes.
 class BatchRuns {
  public:
-  // nullopt: no such run.
-  Result<const RunSeqState*> Find(Connection& db, std::string_view run_id) {
+  struct Entry {
+    RunSeqState run;
+    bool ids_read = false;
+    std::unordered_map<std::string, int64_t> task_seqs;  // empty if the run has many tasks
+  };
+
+  // nullptr: no such run.
+  Result<Entry*> Find(Connection& db, std::string_view run_id) {
     auto it = runs_.find(run_id);
     if (it != runs_.end()) return &it->second;
     ASSIGN_OR_RETURN(std::optional<RunSeqState> run, FindRun(db, run_id));
-    if (!run.has_value()) return static_cast<const RunSeqState*>(nullptr);
-    return &runs_.emplace(std::string(run_id), *run).first->second;
+    if (!run.has_value()) return static_cast<Entry*>(nullptr);
+    Entry e;
+    e.run = *run;
+    return &runs_.emplace(std::string(run_id), std::move(e)).first->second;
+  }
+
+  // The seq of task `task_id` of the entry's run if the run's ids were read (up to
+  // kTaskSeqsOfRunLimit of them) and it is one; nullopt: ask the task index.
+  static Result<std::optional<int64_t>> TaskSeq(Connection& db, Entry& e,
+                                                std::string_view task_id) {
+    if (!e.ids_read) {
+      e.ids_read = true;
+      ASSIGN_OR_RETURN(Stmt ids, db.Prepare(sql::kTaskSeqsOfRun));
+      RETURN_IF_ERROR(ids.BindInt(1, e.run.seq));
+      for (;;) {
+        ASSIGN_OR_RETURN(bool row, ids.Step());
+        if (!row) break;
+        e.task_seqs.emplace(ids.ColumnText(0), ids.ColumnInt(1));
+      }
+      // Past the limit the run may have more: a miss would not mean "no such task".
+      if (e.task_seqs.size() >= static_cast<size_t>(sql::kTaskSeqsOfRunLimit)) e.task_seqs.clear();
+    }
+    auto it = e.task_seqs.find(std::string(task_id));
+    if (it == e.task_seqs.end()) return std::optional<int64_t>();
+    return std::optional<int64_t>(it->second);
   }
 
  private:
-  std::map<std::string, RunSeqState, std::less<>> runs_;
+  std::map<std::string, Entry, std::less<>> runs_;
 };
 
 // The run's tag rows (run_tags), written with the run; their trigger counts them.
@@ -233,20 +264,28 @@ namespace {
 Status TransitionTaskIn(Connection& db, const TaskTransition& t, TransitionOutcome* out,
                         BatchRuns* batch, TaskStateCache& states) {
   std::optional<RunSeqState> run;
+  BatchRuns::Entry* entry = nullptr;
   if (batch != nullptr) {
-    ASSIGN_OR_RETURN(const RunSeqState* found, batch->Find(db, t.run_id));
-    if (found != nullptr) run = *found;
+    ASSIGN_OR_RETURN(entry, batch->Find(db, t.run_id));
+    if (entry != nullptr) run = entry->run;
   } else {
     ASSIGN_OR_RETURN(run, FindRun(db, t.run_id));
   }
   if (!run.has_value()) return NoSuchRun(t.run_id);
-  ASSIGN_OR_RETURN(Stmt row, db.Prepare(sql::kTaskSeqById));
-  RETURN_IF_ERROR(row.BindInt(1, run->seq));
-  RETURN_IF_ERROR(row.BindText(2, t.task_id));
-  ASSIGN_OR_RETURN(bool found, row.Step());
+  std::optional<int64_t> task_seq;
+  if (entry != nullptr) {
+    ASSIGN_OR_RETURN(task_seq, BatchRuns::TaskSeq(db, *entry, t.task_id));
+  }
+  if (!task_seq.has_value()) {
+    ASSIGN_OR_RETURN(Stmt row, db.Prepare(sql::kTaskSeqById));
+    RETURN_IF_ERROR(row.BindInt(1, run->seq));
+    RETURN_IF_ERROR(row.BindText(2, t.task_id));
+    ASSIGN_OR_RETURN(bool found, row.Step());
+    if (found) task_seq = row.ColumnInt(0);
+  }
   // Built only for an error: this is state sync's hot path.
   auto name = [&t] { return Quote(std::string(t.run_id) + "/" + t.task_id); };
-  if (!found && IsTerminal(run->state)) {
+  if (!task_seq.has_value() && IsTerminal(run->state)) {
     // An archived run is read-only: its tasks are terminal, a same-state repeat changes (and
     // fills in) nothing, anything else moves out of a terminal state.
     ASSIGN_OR_RETURN(std::optional<State> archived, ArchivedTaskState(db, run->seq, t.task_id));
@@ -260,9 +299,8 @@ Status TransitionTaskIn(Connection& db, const TaskTransition& t, TransitionOutco
                                 std::string(StateName(t.to)));
     }
   }
-  if (!found) return NotFound("task " + name() + " not found");
-  const int64_t seq = row.ColumnInt(0);
-  row.Reset();
+  if (!task_seq.has_value()) return NotFound("task " + name() + " not found");
+  const int64_t seq = *task_seq;
   ASSIGN_OR_RETURN(StoredTaskState * stored, states.Find(db, run->seq, seq));
   if (stored == nullptr) return Internal("task " + name() + " has no state entry");
   StoredTaskState state = *stored;
