@@ -11,6 +11,7 @@
 #include "store/sqlite/row_codec.h"
 #include "store/sqlite/statements.h"
 #include "store/sqlite/task_state_ops.h"
+#include "store/varint.h"
 
 namespace sluice::store::sqlite {
 namespace {
@@ -48,11 +49,6 @@ int64_t Minus(int64_t a, int64_t b) {
 int64_t Plus(int64_t a, int64_t b) {
   return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
 }
-
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
 
 class Writer {
  public:

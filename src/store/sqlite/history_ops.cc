@@ -10,11 +10,6 @@
 namespace sluice::store::sqlite {
 namespace {
 
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
-
 Status Corrupt(int64_t run_seq, int64_t first_seq) {
   return Internal("history row (" + std::to_string(run_seq) + ", " + std::to_string(first_seq) +
                   ") is corrupt");

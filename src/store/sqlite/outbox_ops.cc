@@ -27,11 +27,6 @@ constexpr char kOldestSeq[] = "SELECT first_seq FROM outbox ORDER BY first_seq L
 // The run as it is now rides along for subscribers' filters.
 constexpr char kRunForEvent[] = "SELECT state, user, workflow_type, tags FROM runs WHERE id = ?1";
 
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
-
 std::string TypeName(uint64_t code) {
   if (code == kOutboxRunDeleted) return "RunDeleted";
   return std::string(HistoryTypeName(static_cast<int64_t>(code)));

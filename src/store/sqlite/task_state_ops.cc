@@ -12,11 +12,6 @@
 namespace sluice::store::sqlite {
 namespace {
 
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
-
 void PutOptional(std::string& out, std::optional<int64_t> v) {
   PutVarint(out, v.has_value() ? ZigZag(*v) + 1 : 0);
 }
