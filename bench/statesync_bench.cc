@@ -8,15 +8,18 @@
 //  2. state sync: a SqliteRunStore with `--runs` running runs of `--tasks` submitted tasks;
 //     every task gets RUNNING then COMPLETE as executor events through StateSync (two producer
 //     threads, at most `--backlog` events queued ahead of it), and the clock stops when the
-//     last change is durable. Each event is a task update, a history
-//     row and an outbox row in the store's transaction (plus maintained counts).
-// Prints one JSON object: {"event_rows_per_second", "insert_rows_per_second",
-// "events_per_second", "ratio" (vs a), "ratio_int_rows" (vs b), ...}.
+//     last change is durable. Each event changes the task's entry in its run's task_states
+//     row and joins the run's history row and the batch's outbox row (plus maintained counts).
+// `--rounds` (3) alternates 1 and 2, each round on runs of its own, so that a fast or slow
+// minute of the disk does not fall on one side only. Prints one JSON object with the medians
+// over the rounds: {"event_rows_per_second", "insert_rows_per_second", "events_per_second",
+// "ratio" (vs a), "ratio_int_rows" (vs b), "rounds": [each round's figures], ...}.
 //
 //   statesync_bench --dir /same/disk/tmp --runs 2000 --tasks 10
 #include <sqlite3.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -149,7 +152,7 @@ double InsertEventRows(const std::string& path, int runs, int tasks, int batch) 
 int main(int argc, char** argv) {
   CLI::App app{"state sync apply rate vs batched SQLite inserts"};
   std::string dir;
-  int runs = 2000, tasks = 10, batch = 512;
+  int runs = 2000, tasks = 10, batch = 512, rounds = 3;
   int64_t backlog = 8 * 512;
   app.add_option("--dir", dir, "scratch directory on the disk to measure")->required();
   app.add_option("--runs", runs);
@@ -157,12 +160,13 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "rows per transaction (yardstick and state sync)");
   app.add_option("--backlog", backlog,
                  "events the producers keep queued ahead of state sync at most");
+  app.add_option("--rounds", rounds,
+                 "rounds of yardsticks then state sync (fresh runs each); the figures are the "
+                 "medians")
+      ->check(CLI::Range(1, 99));
   CLI11_PARSE(app, argc, argv);
   std::filesystem::create_directories(dir);
-  const int events = runs * tasks * 2;
-
-  double event_row_rate = InsertEventRows(dir + "/event_rows.db", runs, tasks, batch);
-  double insert_rate = InsertBaseline(dir + "/baseline.db", events, batch);
+  const int events = runs * tasks * 2;  // per round
 
   std::filesystem::remove_all(dir + "/store");
   std::filesystem::create_directories(dir + "/store");
@@ -181,7 +185,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> pool;
   for (int w = 0; w < 64; ++w) {
     pool.emplace_back([&] {
-      for (int i = next++; i < runs; i = next++) {
+      for (int i = next++; i < runs * rounds; i = next++) {
         store::NewRun nr;
         nr.id = "sync-" + std::to_string(i);
         nr.submitted_at = clock.Now();
@@ -231,60 +235,86 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "statesync_bench: %s\n", s.ToString().c_str());
     return 1;
   }
+  // Rounds alternate the yardsticks and state sync (each round on runs of its own), so that a
+  // fast or slow minute of the disk does not fall on one side only; the figures are medians.
   // Executors report from their own threads: two producers, each half of the runs. Like
   // executors, which report as things happen, they do not run arbitrarily far ahead: each
   // waits while more than `backlog` events are queued and not yet applied (enough to keep
   // state sync's pipeline full), so the measure is the apply rate, not the cost of growing a
   // queue of every event at once. The line on stderr lets a profiler attach for this phase.
-  std::fprintf(stderr, "statesync_bench: applying %d events\n", events);
   std::atomic<int64_t> produced{0};
-  auto start = SteadyClock::now();
-  std::vector<std::thread> producers;
-  for (int p = 0; p < 2; ++p) {
-    producers.emplace_back([&, p] {
-      for (State to : {State::kRunning, State::kComplete}) {
-        for (int i = p; i < runs; i += 2) {
-          while (produced.load() - changed.load() > backlog) {
-            std::this_thread::sleep_for(std::chrono::microseconds(100));
-          }
-          produced += tasks;
-          for (int k = 0; k < tasks; ++k) {
-            exec::ExecutorEvent e;
-            e.run_id = "sync-" + std::to_string(i);
-            e.task_id = "task-" + std::to_string(k + 1);
-            e.job_id = std::to_string(100000 + k);
-            e.state = to;
-            Micros now = clock.Now();
-            e.start_time = now;
-            if (to == State::kComplete) {
-              e.exit_code = 0;
-              e.end_time = now;
-              e.reason = "exit code 0";
+  nlohmann::json per_round = nlohmann::json::array();
+  std::vector<double> row_rates, int_rates, event_rates, ratios, int_ratios;
+  for (int round = 0; round < rounds; ++round) {
+    double event_row_rate = InsertEventRows(dir + "/event_rows.db", runs, tasks, batch);
+    double insert_rate = InsertBaseline(dir + "/baseline.db", events, batch);
+    std::fprintf(stderr, "statesync_bench: applying %d events\n", events);
+    const int64_t goal = static_cast<int64_t>(events) * (round + 1);
+    auto start = SteadyClock::now();
+    std::vector<std::thread> producers;
+    for (int p = 0; p < 2; ++p) {
+      producers.emplace_back([&, p] {
+        for (State to : {State::kRunning, State::kComplete}) {
+          for (int i = round * runs + p; i < (round + 1) * runs; i += 2) {
+            while (produced.load() - changed.load() > backlog) {
+              std::this_thread::sleep_for(std::chrono::microseconds(100));
             }
-            sync.OnExecutorEvent(e);
+            produced += tasks;
+            for (int k = 0; k < tasks; ++k) {
+              exec::ExecutorEvent e;
+              e.run_id = "sync-" + std::to_string(i);
+              e.task_id = "task-" + std::to_string(k + 1);
+              e.job_id = std::to_string(100000 + k);
+              e.state = to;
+              Micros now = clock.Now();
+              e.start_time = now;
+              if (to == State::kComplete) {
+                e.exit_code = 0;
+                e.end_time = now;
+                e.reason = "exit code 0";
+              }
+              sync.OnExecutorEvent(e);
+            }
           }
         }
-      }
-    });
+      });
+    }
+    for (auto& t : producers) t.join();
+    while (changed.load() < goal) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (std::chrono::duration<double>(SteadyClock::now() - start).count() > 600) break;
+    }
+    double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+    if (changed.load() != goal) break;
+    double event_rate = static_cast<double>(events) / seconds;
+    row_rates.push_back(event_row_rate);
+    int_rates.push_back(insert_rate);
+    event_rates.push_back(event_rate);
+    ratios.push_back(event_rate / event_row_rate);
+    int_ratios.push_back(event_rate / insert_rate);
+    per_round.push_back({{"event_rows_per_second", event_row_rate},
+                         {"insert_rows_per_second", insert_rate},
+                         {"events_per_second", event_rate},
+                         {"ratio", event_rate / event_row_rate}});
   }
-  for (auto& t : producers) t.join();
-  while (changed.load() < events) {
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-    if (std::chrono::duration<double>(SteadyClock::now() - start).count() > 600) break;
-  }
-  double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
   service::StateSyncCounters c = sync.Counters();
   sync.Stop();
-  double event_rate = static_cast<double>(changed.load()) / seconds;
-  nlohmann::json out = {{"events", events},
+  const bool complete = static_cast<int>(event_rates.size()) == rounds;
+  auto median = [](std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  nlohmann::json out = {{"events", static_cast<int64_t>(events) * rounds},
                         {"applied", c.applied},
                         {"stale", c.stale},
                         {"batches", c.batches},
-                        {"event_rows_per_second", event_row_rate},
-                        {"insert_rows_per_second", insert_rate},
-                        {"events_per_second", event_rate},
-                        {"ratio", event_rate / event_row_rate},
-                        {"ratio_int_rows", event_rate / insert_rate}};
+                        {"rounds", per_round},
+                        {"event_rows_per_second", median(row_rates)},
+                        {"insert_rows_per_second", median(int_rates)},
+                        {"events_per_second", median(event_rates)},
+                        {"ratio", median(ratios)},
+                        {"ratio_int_rows", median(int_ratios)}};
   std::printf("%s\n", out.dump().c_str());
-  return changed.load() == events ? 0 : 1;
+  return complete ? 0 : 1;
 }
