@@ -45,9 +45,8 @@ Status InsertHistoryRow(Connection& db, int64_t run_seq, int64_t first_seq,
   return insert.Run();
 }
 
-Result<int64_t> HistoryBuffer::Add(Connection& db, int64_t run_seq, std::optional<int64_t> task_seq,
-                                   int64_t type, State from, State to, Micros at,
-                                   std::string_view reason) {
+Status HistoryBuffer::Add(Connection& db, int64_t run_seq, std::optional<int64_t> task_seq,
+                          int64_t type, State from, State to, Micros at, std::string_view reason) {
   auto [it, inserted] = index_.try_emplace(run_seq, used_);
   if (inserted) {
     ASSIGN_OR_RETURN(Stmt last, db.Prepare(sql::kLastHistorySeq));
@@ -60,9 +59,8 @@ Result<int64_t> HistoryBuffer::Add(Connection& db, int64_t run_seq, std::optiona
     r.first_seq = first_seq;
     r.row.Clear();
   }
-  Run& r = runs_[it->second];
-  r.row.Add(task_seq, type, from, to, at, reason);
-  return r.first_seq + r.row.size() - 1;
+  runs_[it->second].row.Add(task_seq, type, from, to, at, reason);
+  return Status::Ok();
 }
 
 void HistoryBuffer::Clear() {
@@ -143,30 +141,17 @@ Status PackHistoryMigration(Connection& db) {
   {
     ASSIGN_OR_RETURN(Stmt old_rows,
                      db.Prepare("SELECT run_seq, seq, task_seq, type, from_state, to_state, at, "
-                                "reason FROM history ORDER BY run_seq, seq"));
+                                "reason FROM history_v8 ORDER BY run_seq, seq"));
     HistoryRowBuilder row;
     int64_t run_seq = -1, first_seq = 0, next_seq = 0;
-    auto flush = [&]() -> Status {
-      if (row.size() == 0) return Status::Ok();
-      Result<Stmt> insert = db.Prepare(
-          "INSERT INTO history_packed (run_seq, first_seq, n, events) "
-          "VALUES (?1, ?2, ?3, ?4)");
-      if (!insert.ok()) return insert.status();
-      RETURN_IF_ERROR(insert->BindInt(1, run_seq));
-      RETURN_IF_ERROR(insert->BindInt(2, first_seq));
-      RETURN_IF_ERROR(insert->BindInt(3, row.size()));
-      RETURN_IF_ERROR(insert->BindBlobOrNull(4, row.bytes()));
-      RETURN_IF_ERROR(insert->Run());
-      row.Clear();
-      return Status::Ok();
-    };
     for (;;) {
       ASSIGN_OR_RETURN(bool more, old_rows.Step());
       if (!more) break;
       int64_t rs = old_rows.ColumnInt(0), seq = old_rows.ColumnInt(1);
       // A packed row holds consecutive seqs of one run.
       if (rs != run_seq || seq != next_seq) {
-        RETURN_IF_ERROR(flush());
+        if (row.size() > 0) RETURN_IF_ERROR(InsertHistoryRow(db, run_seq, first_seq, row));
+        row.Clear();
         run_seq = rs;
         first_seq = seq;
       }
@@ -175,9 +160,9 @@ Status PackHistoryMigration(Connection& db) {
               StateFromColumn(old_rows.ColumnInt(4)), StateFromColumn(old_rows.ColumnInt(5)),
               old_rows.ColumnInt(6), old_rows.ColumnText(7));
     }
-    RETURN_IF_ERROR(flush());
+    if (row.size() > 0) RETURN_IF_ERROR(InsertHistoryRow(db, run_seq, first_seq, row));
   }
-  return db.Exec("DROP TABLE history; ALTER TABLE history_packed RENAME TO history;");
+  return db.Exec("DROP TABLE history_v8");
 }
 
 }  // namespace sluice::store::sqlite

@@ -50,10 +50,10 @@ Status InsertHistoryRow(Connection& db, int64_t run_seq, int64_t first_seq,
 // The history events of the current write, by run.
 class HistoryBuffer {
  public:
-  // Queues an event for run `run_seq`; returns its seq. The first event of a run in this write
-  // reads the run's last stored seq.
-  Result<int64_t> Add(Connection& db, int64_t run_seq, std::optional<int64_t> task_seq,
-                      int64_t type, State from, State to, Micros at, std::string_view reason);
+  // Queues an event for run `run_seq`, numbered after the run's last; the first event of a
+  // run in this write reads the run's last stored seq.
+  Status Add(Connection& db, int64_t run_seq, std::optional<int64_t> task_seq, int64_t type,
+             State from, State to, Micros at, std::string_view reason);
   bool empty() const { return used_ == 0; }
   void Clear();
 
@@ -80,8 +80,8 @@ Status FlushPendingHistory(Connection& db);
 Result<std::vector<HistoryEvent>> ReadHistory(Connection& db, int64_t run_seq, int64_t after_seq,
                                               int64_t limit);
 
-// Migration 0009: rewrites the rows of the old `history` table (one per event) into the packed
-// `history_packed`, one row per run, then drops the old table and renames the new one.
+// Migration 0009: rewrites the rows of the old table (history_v8, one per event) into packed
+// rows of `history`, one per run, then drops the old table.
 Status PackHistoryMigration(Connection& db);
 
 }  // namespace sluice::store::sqlite

@@ -14,9 +14,10 @@ namespace {
 constexpr char kRunToDelete[] = "SELECT seq, state FROM runs WHERE id = ?1";
 // Children first (history references tasks). Each is served by an index on run_seq.
 constexpr const char* kDeleteChildren[] = {
-    "DELETE FROM history WHERE run_seq = ?1",
+    "DELETE FROM history WHERE run_seq = ?1",      // history_ops.h
     "DELETE FROM task_states WHERE run_seq = ?1",  // task_state_ops.h
-    "DELETE FROM tasks WHERE run_seq = ?1",       "DELETE FROM run_events WHERE run_seq = ?1",
+    "DELETE FROM tasks WHERE run_seq = ?1",        // what never changes about a task
+    "DELETE FROM run_events WHERE run_seq = ?1",   // the engine's log
     "DELETE FROM run_archive WHERE run_seq = ?1",  // archive_ops.h
 };
 constexpr char kDeleteRunRow[] = "DELETE FROM runs WHERE seq = ?1";

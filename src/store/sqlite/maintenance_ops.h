@@ -21,6 +21,5 @@ namespace sluice::store::sqlite {
 Status DeleteRunOp(Connection& db, std::string_view run_id, Micros now);
 
 Result<std::vector<EndedRun>> ListEndedRunRows(Connection& db, const EndedRunQuery& query);
-// ListStaleTaskRows: task_state_ops.h.
 
 }  // namespace sluice::store::sqlite

@@ -45,35 +45,6 @@ Status Fill(TaskRecord& task, const StoredTaskState& s) {
   return Status::Ok();
 }
 
-// The chunks of one run, read on first use: for readers.
-class RunChunks {
- public:
-  explicit RunChunks(int64_t run_seq) : run_seq_(run_seq) {}
-  // nullptr: no entry for the task.
-  Result<const StoredTaskState*> Find(Connection& db, int64_t task_seq) {
-    int64_t chunk = ChunkOf(task_seq);
-    auto it = chunks_.find(chunk);
-    if (it == chunks_.end()) {
-      ASSIGN_OR_RETURN(Stmt read, db.Prepare(sql::kReadTaskChunk));
-      RETURN_IF_ERROR(read.BindInt(1, run_seq_));
-      RETURN_IF_ERROR(read.BindInt(2, chunk));
-      ASSIGN_OR_RETURN(bool row, read.Step());
-      std::vector<StoredTaskState> entries;
-      if (row) {
-        ASSIGN_OR_RETURN(entries, DecodeTaskChunk(read.ColumnBlob(0)));
-      }
-      it = chunks_.emplace(chunk, std::move(entries)).first;
-    }
-    size_t slot = SlotOf(task_seq);
-    if (slot >= it->second.size()) return static_cast<const StoredTaskState*>(nullptr);
-    return &it->second[slot];
-  }
-
- private:
-  int64_t run_seq_;
-  std::map<int64_t, std::vector<StoredTaskState>> chunks_;
-};
-
 Status MissingState(int64_t run_seq, int64_t task_seq) {
   return Internal("task " + std::to_string(task_seq) + " of run " + std::to_string(run_seq) +
                   " has no state entry");
@@ -182,9 +153,9 @@ Result<std::vector<TaskRecord>> ReadTaskRows(Connection& db, int64_t run_seq,
       tasks.push_back(std::move(task));
     }
   }
-  RunChunks chunks(run_seq);
+  TaskStateCache chunks;
   for (TaskRecord& task : tasks) {
-    ASSIGN_OR_RETURN(const StoredTaskState* s, chunks.Find(db, task.seq));
+    ASSIGN_OR_RETURN(const StoredTaskState* s, chunks.Find(db, run_seq, task.seq));
     if (s == nullptr) return MissingState(run_seq, task.seq);
     RETURN_IF_ERROR(Fill(task, *s));
   }
@@ -202,8 +173,8 @@ Result<std::optional<TaskRecord>> ReadTaskRow(Connection& db, int64_t run_seq,
     if (!row) return std::optional<TaskRecord>();
     ASSIGN_OR_RETURN(task, ReadTask(stmt, run_id));
   }
-  RunChunks chunks(run_seq);
-  ASSIGN_OR_RETURN(const StoredTaskState* s, chunks.Find(db, task.seq));
+  TaskStateCache chunks;
+  ASSIGN_OR_RETURN(const StoredTaskState* s, chunks.Find(db, run_seq, task.seq));
   if (s == nullptr) return MissingState(run_seq, task.seq);
   RETURN_IF_ERROR(Fill(task, *s));
   return std::optional<TaskRecord>(std::move(task));
@@ -270,7 +241,7 @@ Status PackTaskStateMigration(Connection& db) {
   {
     ASSIGN_OR_RETURN(Stmt old_rows,
                      db.Prepare("SELECT run_seq, seq, state, executor_job_id, exit_code, "
-                                "start_time, end_time, system_logs, updated_at FROM tasks "
+                                "start_time, end_time, system_logs, updated_at FROM tasks_v9 "
                                 "ORDER BY run_seq, seq"));
     TaskStateCache cache;
     int64_t run_seq = -1;
@@ -294,16 +265,7 @@ Status PackTaskStateMigration(Connection& db) {
     }
     RETURN_IF_ERROR(cache.Flush(db));
   }
-  return db.Exec(
-      "CREATE TABLE tasks_v10 ("
-      " run_seq INTEGER NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,"
-      " cmd TEXT, executor TEXT NOT NULL, created_at INTEGER NOT NULL, launch_spec TEXT,"
-      " PRIMARY KEY (run_seq, seq)) WITHOUT ROWID;"
-      "INSERT INTO tasks_v10 (run_seq, seq, id, name, cmd, executor, created_at, launch_spec)"
-      " SELECT run_seq, seq, id, name, cmd, executor, created_at, launch_spec FROM tasks;"
-      "DROP TABLE tasks;"
-      "ALTER TABLE tasks_v10 RENAME TO tasks;"
-      "CREATE UNIQUE INDEX tasks_by_id ON tasks (run_seq, id);");
+  return db.Exec("DROP TABLE tasks_v9");
 }
 
 }  // namespace sluice::store::sqlite

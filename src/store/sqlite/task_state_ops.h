@@ -9,8 +9,8 @@
 // entries in memory and Flush writes each changed chunk once, inside the op. Readers combine
 // the task rows with their chunks (ReadTaskRows, ReadTaskRow, ListStaleTaskRows).
 //
-// Thread-safety: a TaskStateCache belongs to one op on the writer thread; the functions use
-// the connection they are given, which the caller holds exclusively.
+// Thread-safety: a TaskStateCache belongs to one write op on the writer thread or one read;
+// the functions use the connection they are given, which the caller holds exclusively.
 #pragma once
 
 #include <cstdint>
@@ -72,8 +72,8 @@ Result<std::optional<TaskRecord>> ReadTaskRow(Connection& db, int64_t run_seq,
 // updated since `updated_before`, least recently updated first, at most `limit`.
 Result<std::vector<TaskRecord>> ListStaleTaskRows(Connection& db, Micros updated_before, int limit);
 
-// Migration 0010: moves the state columns of `tasks` into `task_states` chunks and rebuilds
-// `tasks` without them.
+// Migration 0010: fills `task_states` chunks from the state columns of the old task table
+// (tasks_v9; the migration's SQL has rebuilt `tasks` without them), then drops it.
 Status PackTaskStateMigration(Connection& db);
 
 }  // namespace sluice::store::sqlite

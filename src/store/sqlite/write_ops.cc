@@ -35,8 +35,7 @@ Status InsertHistory(Connection& db, int64_t run_seq, std::string_view run_id,
                      std::string_view type, State from, State to, Micros at,
                      std::string_view reason) {
   int type_code = HistoryTypeCode(type);
-  RETURN_IF_ERROR(
-      PendingHistory().Add(db, run_seq, task_seq, type_code, from, to, at, reason).status());
+  RETURN_IF_ERROR(PendingHistory().Add(db, run_seq, task_seq, type_code, from, to, at, reason));
   PendingOutbox().Add(run_id, task_id, type_code, from, to, at, reason);
   return Status::Ok();
 }
