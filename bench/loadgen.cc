@@ -3,6 +3,7 @@
 //   loadgen --url http://127.0.0.1:8080/ga4gh/wes/v1/runs --method POST
 //           --body-file run.json --content-type application/json
 //           --connections 32 --duration 10 [--rate 2000] [--paths-file paths.txt]
+//           [--threads 1]
 //
 // With --paths-file, requests cycle through the paths in the file (one per line, e.g. the
 // status URLs of many stored runs) instead of always asking for the --url path.
@@ -11,22 +12,30 @@
 // arrived): the maximum rate. With --rate it is open-loop: requests are due on a fixed
 // schedule and latency is measured from when a request was due, not when it was sent, so
 // a stalled server cannot hide its queueing delay (no coordinated omission).
+//
+// The connections are driven by `--threads` event loops (Boost.Asio, default one), not by a
+// thread each: on the two cores the server shares with it, 32 or 64 client threads waking
+// for every request and every answer would compete with the server for the CPU and add
+// their own wake-up delays to the latencies measured.
 // Prints one JSON object: requests, errors, rate, and latency percentiles in milliseconds.
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
+#include <limits>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -34,7 +43,11 @@
 
 namespace {
 
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using boost::system::error_code;
 
 struct Target {
   std::string host;
@@ -55,63 +68,6 @@ bool ParseUrl(const std::string& url, Target& t) {
   return !t.host.empty();
 }
 
-int Connect(const Target& t) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(t.host.c_str(), std::to_string(t.port).c_str(), &hints, &res) != 0) return -1;
-  int fd = socket(res->ai_family, res->ai_socktype, 0);
-  if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
-    close(fd);
-    fd = -1;
-  }
-  freeaddrinfo(res);
-  if (fd >= 0) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  return fd;
-}
-
-// Reads one HTTP response (Content-Length bodies only); returns the status or -1.
-int ReadResponse(int fd, std::string& buf) {
-  while (true) {
-    size_t head_end = buf.find("\r\n\r\n");
-    if (head_end != std::string::npos) {
-      int status = std::atoi(buf.c_str() + 9);
-      size_t len = 0;
-      std::string head = buf.substr(0, head_end);
-      for (auto& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      size_t cl = head.find("content-length:");
-      if (cl != std::string::npos) len = std::strtoul(head.c_str() + cl + 15, nullptr, 10);
-      size_t total = head_end + 4 + len;
-      while (buf.size() < total) {
-        char tmp[65536];
-        ssize_t n = read(fd, tmp, sizeof tmp);
-        if (n <= 0) return -1;
-        buf.append(tmp, static_cast<size_t>(n));
-      }
-      buf.erase(0, total);
-      return status;
-    }
-    char tmp[65536];
-    ssize_t n = read(fd, tmp, sizeof tmp);
-    if (n <= 0) return -1;
-    buf.append(tmp, static_cast<size_t>(n));
-  }
-}
-
-bool WriteAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = write(fd, s.data() + off, s.size() - off);
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 double Percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
@@ -119,12 +75,128 @@ double Percentile(std::vector<double>& v, double p) {
   return v[i];
 }
 
+// What every connection shares (read-only once the loops run, but for the error count).
+struct Plan {
+  tcp::resolver::results_type endpoints;
+  std::vector<std::string> requests;
+  double rate = 0;  // in all; 0: closed loop
+  int connections = 1;
+  Clock::time_point start, end;
+  std::atomic<long> errors{0};
+};
+
+// One keep-alive connection: sends a request when it is due (open loop) or as soon as the
+// previous answer arrived (closed loop), one at a time, and records each answer's latency
+// from when its request was due.
+class Connection {
+ public:
+  Connection(asio::io_context& io, Plan& plan, int index)
+      : plan_(plan),
+        socket_(io),
+        timer_(io),
+        next_(static_cast<size_t>(index) * 7919 % plan.requests.size()),
+        interval_(std::chrono::duration_cast<Clock::duration>(
+            std::chrono::duration<double>(plan.rate > 0 ? plan.connections / plan.rate : 0))),
+        due_(plan.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                              plan.rate > 0 ? index / plan.rate : 0))) {}
+
+  std::vector<double>& latencies() { return latencies_; }
+
+  void Start() {
+    asio::async_connect(socket_, plan_.endpoints, [this](error_code ec, const tcp::endpoint&) {
+      if (ec) {
+        ++plan_.errors;
+        return;  // this connection gives up, as the server refused it
+      }
+      socket_.set_option(tcp::no_delay(true));
+      if (plan_.rate > 0) return Schedule();
+      // Closed loop: the first request at the common start.
+      timer_.expires_at(plan_.start);
+      timer_.async_wait([this](error_code) { Schedule(); });
+    });
+  }
+
+ private:
+  void Schedule() {
+    if (plan_.rate > 0) {
+      if (due_ >= plan_.end) return Close();
+      timer_.expires_at(due_);
+      timer_.async_wait([this](error_code) { Send(); });
+      return;
+    }
+    due_ = Clock::now();
+    if (due_ >= plan_.end) return Close();
+    Send();
+  }
+
+  void Send() {
+    const std::string& request = plan_.requests[next_];
+    next_ = (next_ + 1) % plan_.requests.size();
+    asio::async_write(socket_, asio::buffer(request), [this](error_code ec, size_t) {
+      if (ec) return Failed();
+      response_.emplace();
+      response_->body_limit(std::numeric_limits<std::uint64_t>::max());
+      http::async_read(socket_, buffer_, *response_, [this](error_code ec, size_t) {
+        if (ec) return Failed();
+        const auto now = Clock::now();
+        const unsigned status = response_->get().result_int();
+        if (status < 200 || status >= 300) {
+          ++plan_.errors;
+        } else {
+          latencies_.push_back(std::chrono::duration<double, std::milli>(now - due_).count());
+        }
+        if (!response_->get().keep_alive()) return Reconnect();
+        Advance();
+      });
+    });
+  }
+
+  void Advance() {
+    if (plan_.rate > 0) due_ += interval_;
+    Schedule();
+  }
+
+  void Failed() {
+    ++plan_.errors;
+    Reconnect();
+  }
+
+  void Reconnect() {
+    error_code ignored;
+    socket_.close(ignored);
+    buffer_.clear();
+    asio::async_connect(socket_, plan_.endpoints, [this](error_code ec, const tcp::endpoint&) {
+      if (ec) {
+        ++plan_.errors;
+        return;
+      }
+      socket_.set_option(tcp::no_delay(true));
+      Advance();
+    });
+  }
+
+  void Close() {
+    error_code ignored;
+    socket_.close(ignored);
+  }
+
+  Plan& plan_;
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<http::response_parser<http::string_body>> response_;
+  size_t next_;
+  const Clock::duration interval_;
+  Clock::time_point due_;
+  std::vector<double> latencies_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"HTTP load generator for Sluice benchmarks"};
   std::string url, method = "GET", body_file, content_type = "application/json", paths_file;
-  int connections = 16;
+  int connections = 16, threads = 1;
   double duration = 10, rate = 0;
   app.add_option("--url", url, "http://host:port/path")->required();
   app.add_option("--method", method);
@@ -134,6 +206,8 @@ int main(int argc, char** argv) {
   app.add_option("--duration", duration, "seconds")->check(CLI::Range(0.1, 3600.0));
   app.add_option("--rate", rate, "requests per second in all (0: as fast as possible)");
   app.add_option("--paths-file", paths_file, "cycle through these paths (one per line)");
+  app.add_option("--threads", threads, "event loops driving the connections")
+      ->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
 
   Target target;
@@ -165,7 +239,7 @@ int main(int argc, char** argv) {
   } else {
     paths.push_back(target.path);
   }
-  std::vector<std::string> requests;
+  Plan plan;
   for (const auto& path : paths) {
     std::string request = method + " " + path + " HTTP/1.1\r\nHost: " + target.host + ":" +
                           std::to_string(target.port) + "\r\n";
@@ -173,63 +247,41 @@ int main(int argc, char** argv) {
       request += "Content-Type: " + content_type + "\r\nContent-Length: " +
                  std::to_string(body.size()) + "\r\n";
     }
-    requests.push_back(request + "\r\n" + body);
+    plan.requests.push_back(request + "\r\n" + body);
   }
+  {
+    asio::io_context io;
+    error_code ec;
+    plan.endpoints = tcp::resolver(io).resolve(target.host, std::to_string(target.port), ec);
+    if (ec) {
+      std::fprintf(stderr, "loadgen: cannot resolve %s: %s\n", target.host.c_str(),
+                   ec.message().c_str());
+      return 2;
+    }
+  }
+  plan.rate = rate;
+  plan.connections = connections;
+  plan.start = Clock::now() + std::chrono::milliseconds(50);
+  plan.end = plan.start +
+             std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration));
 
-  std::atomic<long> errors{0};
-  std::vector<std::vector<double>> latencies(connections);
-  auto start = Clock::now() + std::chrono::milliseconds(50);
-  auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(duration));
-  std::vector<std::thread> threads;
+  threads = std::min(threads, connections);
+  std::vector<std::unique_ptr<asio::io_context>> loops;
+  std::vector<std::unique_ptr<Connection>> conns;
+  for (int t = 0; t < threads; ++t) loops.push_back(std::make_unique<asio::io_context>(1));
   for (int c = 0; c < connections; ++c) {
-    threads.emplace_back([&, c] {
-      int fd = Connect(target);
-      if (fd < 0) {
-        ++errors;
-        return;
-      }
-      std::string buf;
-      size_t next = static_cast<size_t>(c) * 7919 % requests.size();
-      auto interval = rate > 0 ? std::chrono::duration<double>(connections / rate)
-                               : std::chrono::duration<double>(0);
-      auto due = start + std::chrono::duration_cast<Clock::duration>(
-                             std::chrono::duration<double>(rate > 0 ? c / rate : 0));
-      std::this_thread::sleep_until(start);
-      while (true) {
-        if (rate > 0) {
-          if (due >= end) break;
-          std::this_thread::sleep_until(due);
-        } else {
-          due = Clock::now();
-          if (due >= end) break;
-        }
-        int status = -1;
-        const std::string& request = requests[next];
-        next = (next + 1) % requests.size();
-        if (WriteAll(fd, request)) status = ReadResponse(fd, buf);
-        auto now = Clock::now();
-        if (status < 200 || status >= 300) {
-          ++errors;
-          if (status < 0) {
-            close(fd);
-            fd = Connect(target);
-            buf.clear();
-            if (fd < 0) return;
-          }
-        } else {
-          latencies[c].push_back(std::chrono::duration<double, std::milli>(now - due).count());
-        }
-        if (rate > 0) due += std::chrono::duration_cast<Clock::duration>(interval);
-      }
-      if (fd >= 0) close(fd);
-    });
+    conns.push_back(
+        std::make_unique<Connection>(*loops[static_cast<size_t>(c % threads)], plan, c));
+    conns.back()->Start();
   }
-  for (auto& t : threads) t.join();
-  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<std::thread> runners;
+  for (auto& loop : loops) runners.emplace_back([&loop] { loop->run(); });
+  for (auto& r : runners) r.join();
+  double elapsed = std::chrono::duration<double>(Clock::now() - plan.start).count();
   std::vector<double> all;
-  for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
+  for (auto& c : conns) all.insert(all.end(), c->latencies().begin(), c->latencies().end());
   nlohmann::json out = {{"requests", all.size()},
-                        {"errors", errors.load()},
+                        {"errors", plan.errors.load()},
                         {"seconds", elapsed},
                         {"rate", static_cast<double>(all.size()) / elapsed},
                         {"p50_ms", Percentile(all, 0.50)},
