@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "common/clock.h"
@@ -30,8 +32,9 @@ Status CheckPageSize(int page_size) {
   return Status::Ok();
 }
 
-// Sets the pragmas that must hold on the write connection for durability.
-Status ConfigureWriter(Connection& db, const std::string& path) {
+// Sets the pragmas that must hold on the write connection for durability, and how often it
+// checkpoints (SqliteOptions::wal_autocheckpoint_pages).
+Status ConfigureWriter(Connection& db, const std::string& path, const SqliteOptions& options) {
   {
     ASSIGN_OR_RETURN(Stmt wal, db.Prepare("PRAGMA journal_mode = WAL"));
     ASSIGN_OR_RETURN(bool row, wal.Step());
@@ -44,7 +47,11 @@ Status ConfigureWriter(Connection& db, const std::string& path) {
   // checkpoint, so the file never corrupts); the writer's sync thread makes commits durable
   // with WalSync before anyone hears of them, so an acknowledged write survives power loss.
   // journal_size_limit keeps the WAL file from staying large after a burst.
-  return db.Exec("PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 67108864;")
+  return db
+      .Exec(
+          "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 67108864; "
+          "PRAGMA wal_autocheckpoint = " +
+          std::to_string(std::max(1, options.wal_autocheckpoint_pages)) + ";")
       .WithPrefix("configuring " + path);
 }
 
@@ -108,7 +115,7 @@ Result<std::unique_ptr<SqliteRunStore>> SqliteRunStore::Open(const std::string& 
   conn_options.busy_timeout_ms = options.busy_timeout_ms;
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> write_conn, Connection::Open(db_path, conn_options));
   conn_options.cache_size_kib = options.cache_size_kib;
-  RETURN_IF_ERROR(ConfigureWriter(*write_conn, db_path));
+  RETURN_IF_ERROR(ConfigureWriter(*write_conn, db_path, options));
   RETURN_IF_ERROR(ApplyMigrations(*write_conn, EmbeddedMigrations()).WithPrefix(db_path));
   ASSIGN_OR_RETURN(std::unique_ptr<ReadPool> readers,
                    ReadPool::Open(db_path, options.read_connections, conn_options));

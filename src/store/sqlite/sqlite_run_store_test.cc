@@ -219,6 +219,27 @@ TEST_F(SqliteRunStoreTest, EveryIdReportedBeforeKillNineSurvives) {
   EXPECT_GE((*counts)[State::kQueued], static_cast<int64_t>(ids.size()));
 }
 
+// The WAL is checkpointed once it holds wal_autocheckpoint_pages pages, not at SQLite's
+// default of 1,000: the WAL file grows to about that many pages and no further.
+TEST_F(SqliteRunStoreTest, WalIsCheckpointedAfterTheConfiguredNumberOfPages) {
+  auto wal_bytes_after_writes = [&](const std::string& name, int pages) -> uintmax_t {
+    SqliteOptions options;
+    options.wal_autocheckpoint_pages = pages;
+    auto store = SqliteRunStore::Open(dir_ + "/" + name, options);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    if (!store.ok()) return 0;
+    // ~1,800 pages of 4 KiB in 120 commits.
+    for (int i = 0; i < 120; ++i) {
+      NewRun run = MakeRun(name + "-" + std::to_string(i));
+      run.request.workflow_params = "{\"pad\":\"" + std::string(60000, 'x') + "\"}";
+      EXPECT_TRUE((*store)->CreateRun(run).ok());
+    }
+    return std::filesystem::file_size(dir_ + "/" + name + "-wal");
+  };
+  EXPECT_LT(wal_bytes_after_writes("small.db", 200), uintmax_t{2} << 20);
+  EXPECT_GT(wal_bytes_after_writes("large.db", 3000), uintmax_t{6} << 20);
+}
+
 TEST_F(SqliteRunStoreTest, QueuedWritesShareOneTransaction) {
   SqliteOptions options;
   options.max_batch_size = 64;
