@@ -103,12 +103,7 @@ class Connection {
   std::vector<double>& latencies() { return latencies_; }
 
   void Start() {
-    asio::async_connect(socket_, plan_.endpoints, [this](error_code ec, const tcp::endpoint&) {
-      if (ec) {
-        ++plan_.errors;
-        return;  // this connection gives up, as the server refused it
-      }
-      socket_.set_option(tcp::no_delay(true));
+    Connect([this] {
       if (plan_.rate > 0) return Schedule();
       // Closed loop: the first request at the common start.
       timer_.expires_at(plan_.start);
@@ -162,17 +157,23 @@ class Connection {
   }
 
   void Reconnect() {
-    error_code ignored;
-    socket_.close(ignored);
+    Close();
     buffer_.clear();
-    asio::async_connect(socket_, plan_.endpoints, [this](error_code ec, const tcp::endpoint&) {
-      if (ec) {
-        ++plan_.errors;
-        return;
-      }
-      socket_.set_option(tcp::no_delay(true));
-      Advance();
-    });
+    Connect([this] { Advance(); });
+  }
+
+  // Connects (TCP_NODELAY), then `then`; a connection the server refuses gives up.
+  template <typename Then>
+  void Connect(Then then) {
+    asio::async_connect(socket_, plan_.endpoints,
+                        [this, then](error_code ec, const tcp::endpoint&) {
+                          if (ec) {
+                            ++plan_.errors;
+                            return;
+                          }
+                          socket_.set_option(tcp::no_delay(true));
+                          then();
+                        });
   }
 
   void Close() {
