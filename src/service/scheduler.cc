@@ -119,7 +119,9 @@ void Scheduler::WakeQueued() {
   tick_cv_.notify_one();
 }
 
-void Scheduler::WakeRun(const std::string& run_id) {
+void Scheduler::WakeRun(const std::string& run_id) { Enqueue(run_id, /*just_claimed=*/false); }
+
+void Scheduler::Enqueue(const std::string& run_id, bool just_claimed) {
   {
     MutexLock lock(mu_);
     if (!active_runs_.count(run_id)) {
@@ -133,8 +135,15 @@ void Scheduler::WakeRun(const std::string& run_id) {
       dirty_.insert(run_id);
       return;
     }
-    if (!scheduled_.insert(run_id).second) return;
-    ready_.push_back(run_id);
+    if (!scheduled_.insert(run_id).second) {
+      // Already queued. News for a run still waiting with the newly claimed (a cancel) moves
+      // it ahead of them.
+      if (just_claimed) return;
+      auto it = std::find(claimed_.begin(), claimed_.end(), run_id);
+      if (it == claimed_.end()) return;
+      claimed_.erase(it);
+    }
+    (just_claimed ? claimed_ : ready_).push_back(run_id);
   }
   work_cv_.notify_one();
 }
@@ -243,7 +252,7 @@ Status Scheduler::ClaimAndAdopt(bool include_owned) {
     }
     Status st = Adopt(run);
     if (!st.ok()) spdlog::error("scheduler: adopting run {}: {}", run.id, st.ToString());
-    WakeRun(run.id);
+    Enqueue(run.id, /*just_claimed=*/true);
   }
   return Status::Ok();
 }
@@ -285,10 +294,13 @@ void Scheduler::WorkerLoop() {
     std::string run_id;
     {
       MutexLock lock(mu_);
-      lock.Wait(work_cv_, [this]() NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !ready_.empty(); });
+      lock.Wait(work_cv_, [this]() NO_THREAD_SAFETY_ANALYSIS {
+        return stopping_ || !ready_.empty() || !claimed_.empty();
+      });
       if (stopping_) return;
-      run_id = std::move(ready_.front());
-      ready_.pop_front();
+      std::deque<std::string>& queue = ready_.empty() ? claimed_ : ready_;
+      run_id = std::move(queue.front());
+      queue.pop_front();
       in_progress_.insert(run_id);
     }
     ProcessRun(run_id);

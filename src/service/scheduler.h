@@ -97,6 +97,9 @@ class Scheduler final : public RunWaker {
   store::RunUsage UsageOf(const std::vector<store::TaskRecord>& tasks) const;
   // Wakes the run at `at` (a driver's timer).
   void WakeRunAt(const std::string& run_id, Micros at) EXCLUDES(mu_);
+  // Queues `run_id` for a worker: in `claimed_` when it was just claimed, else in `ready_`
+  // (moving it there from `claimed_` if it waits in it).
+  void Enqueue(const std::string& run_id, bool just_claimed) EXCLUDES(mu_);
   // Frees the task slot held by run/task, if it holds one, and wakes a run waiting for it.
   void ReleaseSlot(const std::string& run_id, const std::string& task_id) EXCLUDES(mu_);
   // Takes up to `wanted` slots for `run_id`; returns how many it got.
@@ -115,8 +118,12 @@ class Scheduler final : public RunWaker {
   std::condition_variable tick_cv_;
   bool stopping_ GUARDED_BY(mu_) = false;
   bool claim_requested_ GUARDED_BY(mu_) = false;
-  std::deque<std::string> ready_ GUARDED_BY(mu_);          // runs waiting for a worker
-  std::set<std::string> scheduled_ GUARDED_BY(mu_);        // in ready_ or being processed
+  // Runs waiting for a worker. Workers take `ready_` (runs with news: a task event, a timer,
+  // a cancel, a free slot) before `claimed_` (runs claimed and not looked at yet), so that a
+  // run whose task ended is finished at once rather than behind every newly claimed run.
+  std::deque<std::string> ready_ GUARDED_BY(mu_);
+  std::deque<std::string> claimed_ GUARDED_BY(mu_);
+  std::set<std::string> scheduled_ GUARDED_BY(mu_);  // in ready_, in claimed_ or in progress
   std::set<std::string> in_progress_ GUARDED_BY(mu_);
   std::set<std::string> dirty_ GUARDED_BY(mu_);            // woken while in progress
   std::set<std::string> active_runs_ GUARDED_BY(mu_);      // runs this scheduler drives

@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 #include "engine/mock_driver.h"
@@ -55,6 +57,53 @@ class BreakableMockDriver final : public engine::WorkflowDriver {
   const std::atomic<bool>& broken_;
 };
 
+// MOCK, but every decision first waits for a permit, so that a test can hold the worker on
+// one run while others queue up.
+class GatedMockDriver final : public engine::WorkflowDriver {
+ public:
+  std::vector<std::string> Versions() const override { return mock_.Versions(); }
+  Status Validate(const store::RunRequest& request,
+                  const std::vector<engine::SubmittedFile>& files) const override {
+    return mock_.Validate(request, files);
+  }
+  Result<engine::Decision> Decide(const store::RunRecord& run,
+                                  const std::vector<store::TaskRecord>& tasks,
+                                  engine::DriverContext& context) const override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++waiting_;
+      cv_.wait(lock, [this] { return permits_ > 0; });
+      --permits_;
+      --waiting_;
+      ++decided_;
+    }
+    return mock_.Decide(run, tasks, context);
+  }
+  void Allow(int n) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      permits_ += n;
+    }
+    cv_.notify_all();
+  }
+  int Waiting() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return waiting_;
+  }
+  int Decided() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return decided_;
+  }
+
+ private:
+  engine::MockDriver mock_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  mutable int permits_ = 0;
+  mutable int waiting_ = 0;
+  mutable int decided_ = 0;
+};
+
 class SchedulerTest : public ::testing::Test {
  protected:
   SchedulerTest() {
@@ -69,11 +118,12 @@ class SchedulerTest : public ::testing::Test {
     std::filesystem::remove_all(data_dir_, ec);
   }
 
-  void StartScheduler(int max_tasks = 16) {
+  void StartScheduler(int max_tasks = 16, int workers = 2) {
     SchedulerOptions o;
     o.data_dir = data_dir_;
     o.owner = "replica-a";
     o.max_concurrent_tasks = max_tasks;
+    o.workers = workers;
     o.tick = 20'000;
     scheduler_ = std::make_unique<Scheduler>(store_, drivers_, executor_, clock_, o);
     StateSyncOptions so;
@@ -90,9 +140,9 @@ class SchedulerTest : public ::testing::Test {
     ASSERT_TRUE(scheduler_->Start().ok());
   }
 
-  std::string Submit(const std::string& params) {
+  std::string Submit(const std::string& params, const std::string& type = "MOCK") {
     SubmitRequest req;
-    req.request.workflow_type = "MOCK";
+    req.request.workflow_type = type;
     req.request.workflow_type_version = "1.0";
     req.request.workflow_url = "mock://t";
     req.request.workflow_params = params;
@@ -137,6 +187,41 @@ TEST_F(SchedulerTest, DrivesAMockRunToCompletionWithinParallelism) {
   EXPECT_EQ(run_states, (std::vector<State>{State::kQueued, State::kInitializing, State::kRunning,
                                             State::kComplete}));
   EXPECT_EQ(scheduler_->ActiveTasks(), 0);
+}
+
+// A run whose task ended is looked at before the runs claimed and not yet looked at: with
+// many runs claimed at once, it would otherwise stay RUNNING until every one of them had had
+// its first turn (seconds under load, with each first turn starting a task).
+TEST_F(SchedulerTest, ARunWithNewsGoesBeforeNewlyClaimedRuns) {
+  auto gated = std::make_unique<GatedMockDriver>();
+  GatedMockDriver* gate = gated.get();
+  drivers_.Register("GATED", std::move(gated));
+  StartScheduler(/*max_tasks=*/16, /*workers=*/1);
+  std::string first = Submit(R"({"tasks": 1})");
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 1; }));
+  // The only worker takes the first gated run and waits in its decision; the other two are
+  // claimed and wait for the worker.
+  std::vector<std::string> gated_runs;
+  for (int i = 0; i < 3; ++i) gated_runs.push_back(Submit(R"({"tasks": 1})", "GATED"));
+  ASSERT_TRUE(WaitUntil([&] {
+    if (gate->Waiting() != 1) return false;
+    for (const auto& id : gated_runs) {
+      if (store_.GetRun(id)->owner != "replica-a") return false;
+    }
+    return true;
+  }));
+  ASSERT_TRUE(executor_.Finish(first, "task-1", State::kComplete, 0).ok());
+  ASSERT_TRUE(WaitUntil([&] {
+    auto tasks = store_.ListTasks({first, 10, std::nullopt});
+    return tasks.ok() && !tasks->tasks.empty() && tasks->tasks[0].state == State::kComplete;
+  }));
+  // State sync wakes the run right after it stored the change.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
+  gate->Allow(1);
+  EXPECT_TRUE(WaitUntil([&] { return RunState(first) == State::kComplete; }, 2000));
+  EXPECT_EQ(gate->Decided(), 1);  // the next gated run still waits for its turn
+  gate->Allow(100);
 }
 
 TEST_F(SchedulerTest, LateAndRepeatedEventsNeverMoveATaskBack) {
