@@ -36,15 +36,23 @@ class Relay : public exec::EventSink {
   }
 };
 
-// MOCK until `broken` is set; from then on every decision fails, as with a driver bug.
-class BreakableMockDriver final : public engine::WorkflowDriver {
+// MOCK's versions and validation; subclasses decide.
+class MockLikeDriver : public engine::WorkflowDriver {
  public:
-  explicit BreakableMockDriver(const std::atomic<bool>& broken) : broken_(broken) {}
   std::vector<std::string> Versions() const override { return mock_.Versions(); }
   Status Validate(const store::RunRequest& request,
                   const std::vector<engine::SubmittedFile>& files) const override {
     return mock_.Validate(request, files);
   }
+
+ protected:
+  engine::MockDriver mock_;
+};
+
+// MOCK until `broken` is set; from then on every decision fails, as with a driver bug.
+class BreakableMockDriver final : public MockLikeDriver {
+ public:
+  explicit BreakableMockDriver(const std::atomic<bool>& broken) : broken_(broken) {}
   Result<engine::Decision> Decide(const store::RunRecord& run,
                                   const std::vector<store::TaskRecord>& tasks,
                                   engine::DriverContext& context) const override {
@@ -53,19 +61,13 @@ class BreakableMockDriver final : public engine::WorkflowDriver {
   }
 
  private:
-  engine::MockDriver mock_;
   const std::atomic<bool>& broken_;
 };
 
 // MOCK, but every decision first waits for a permit, so that a test can hold the worker on
 // one run while others queue up.
-class GatedMockDriver final : public engine::WorkflowDriver {
+class GatedMockDriver final : public MockLikeDriver {
  public:
-  std::vector<std::string> Versions() const override { return mock_.Versions(); }
-  Status Validate(const store::RunRequest& request,
-                  const std::vector<engine::SubmittedFile>& files) const override {
-    return mock_.Validate(request, files);
-  }
   Result<engine::Decision> Decide(const store::RunRecord& run,
                                   const std::vector<store::TaskRecord>& tasks,
                                   engine::DriverContext& context) const override {
@@ -96,7 +98,6 @@ class GatedMockDriver final : public engine::WorkflowDriver {
   }
 
  private:
-  engine::MockDriver mock_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
   mutable int permits_ = 0;
@@ -211,12 +212,10 @@ TEST_F(SchedulerTest, ARunWithNewsGoesBeforeNewlyClaimedRuns) {
     return true;
   }));
   ASSERT_TRUE(executor_.Finish(first, "task-1", State::kComplete, 0).ok());
-  ASSERT_TRUE(WaitUntil([&] {
-    auto tasks = store_.ListTasks({first, 10, std::nullopt});
-    return tasks.ok() && !tasks->tasks.empty() && tasks->tasks[0].state == State::kComplete;
-  }));
-  // State sync wakes the run right after it stored the change.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Told of the stored change, the scheduler frees the task's slot and then, in the same
+  // call, wakes the run.
+  ASSERT_TRUE(WaitUntil([&] { return scheduler_->ActiveTasks() == 0; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
 
   gate->Allow(1);
   EXPECT_TRUE(WaitUntil([&] { return RunState(first) == State::kComplete; }, 2000));
