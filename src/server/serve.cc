@@ -99,6 +99,10 @@ std::string WrapperExe() {
   if (ec) return "sluice";
   fs::path lean = self.parent_path() / "sluice-task-wrapper";
   if (::access(lean.c_str(), X_OK) == 0) return lean.string();
+  // Works, but every task start then loads the whole server binary and its libraries.
+  spdlog::warn(
+      "no {} next to this binary: tasks are wrapped by {} itself, which is slower to start",
+      lean.string(), self.string());
   return self.string();
 }
 
