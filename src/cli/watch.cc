@@ -176,8 +176,32 @@ bool ApplyRunEvent(const SseEvent& event, RunSnapshot& snap, std::string& final_
   return true;
 }
 
+namespace {
+
+// Events carry no task names, so the tasks created after the stream's snapshot (those in
+// snap.task_order from *named_upto on) are looked up once each. A failed lookup leaves the
+// task shown by its id.
+void NameNewTasks(WesClient& wes, const std::string& run_id, RunSnapshot& snap,
+                  size_t* named_upto) {
+  for (; *named_upto < snap.task_order.size(); ++*named_upto) {
+    const std::string& id = snap.task_order[*named_upto];
+    TaskSnapshot& task = snap.tasks.at(id);
+    if (task.label != id) continue;
+    Result<Json> found = wes.GetTask(run_id, id);
+    if (!found.ok()) continue;
+    std::string name = StringField(*found, "name");
+    if (!name.empty()) task.label = std::move(name);
+  }
+}
+
+}  // namespace
+
 std::optional<int> WatchRunEvents(HttpClient& http, const std::string& run_id, std::FILE* out) {
   SystemClock clock;
+  // Lookups go over a connection of their own: the stream holds `http`'s.
+  HttpClient lookup_http(http.base_url());
+  WesClient lookup(lookup_http);
+  size_t named_upto = 0;
   const std::string path = "/api/v1/runs/" + EscapeUrlComponent(run_id) + "/events";
   std::optional<RunSnapshot> shown;  // what has been printed
   RunSnapshot snap;
@@ -193,6 +217,11 @@ std::optional<int> WatchRunEvents(HttpClient& http, const std::string& run_id, s
       for (const SseEvent& e : parser.Feed(chunk)) {
         if (!e.id.empty()) last_id = e.id;
         if (!ApplyRunEvent(e, snap, final_state)) continue;
+        if (e.event == "snapshot") {
+          named_upto = snap.task_order.size();  // named by the server
+        } else {
+          NameNewTasks(lookup, run_id, snap, &named_upto);
+        }
         any_event = true;
         failures = 0;
         std::string now = FormatClockTime(clock.Now());

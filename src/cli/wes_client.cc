@@ -83,6 +83,10 @@ Result<Json> WesClient::ListTasks(std::string_view run_id, int64_t page_size,
   return Decode(http_.Get(RunPath(run_id) + "/tasks" + PageQuery(page_size, page_token)));
 }
 
+Result<Json> WesClient::GetTask(std::string_view run_id, std::string_view task_id) {
+  return Decode(http_.Get(RunPath(run_id) + "/tasks/" + EscapeUrlComponent(task_id)));
+}
+
 Result<std::vector<Json>> WesClient::CollectPages(const std::string& path, const char* field,
                                                   const char* what) {
   std::vector<Json> items;

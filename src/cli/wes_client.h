@@ -45,6 +45,8 @@ class WesClient {
   Result<Json> ListRunsIndexed(std::string_view query);
   // TaskListResponse.
   Result<Json> ListTasks(std::string_view run_id, int64_t page_size, std::string_view page_token);
+  // One task (TaskLog).
+  Result<Json> GetTask(std::string_view run_id, std::string_view task_id);
   // Every task of a run, following next_page_token.
   Result<std::vector<Json>> ListAllTasks(std::string_view run_id);
   // The run's whole audit trail (GET /api/v1/runs/{id}/audit, every page): its changes,

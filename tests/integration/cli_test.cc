@@ -91,6 +91,22 @@ TEST(Cli, SubmitWatchStatusListLogs) {
       << "the same exit code as any unknown run";
 }
 
+// Tasks created while `watch` follows the run are shown by name too, like the ones its
+// first snapshot lists (their events carry only the task id).
+TEST(Cli, WatchNamesTasksCreatedAfterItStarted) {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  CmdResult sub = Sluice(server,
+                         "submit --type MOCK --type-version 1.0 --url mock://cli "
+                         "--params '{\"tasks\": 3, \"parallelism\": 1, \"task_seconds\": 0.2}'");
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  CmdResult watch = Sluice(server, "watch " + Trim(sub.out), true);
+  EXPECT_EQ(watch.exit_code, 0) << watch.out;
+  // task-3 starts once task-2 has ended, ~0.4 s after the watch began.
+  EXPECT_NE(watch.out.find(" mock-3 COMPLETE\n"), std::string::npos) << watch.out;
+  EXPECT_EQ(watch.out.find(" task-"), std::string::npos) << watch.out;
+}
+
 // A state machine that visits its Task state twice: two tasks with the name "Work".
 TEST(Cli, LogsOfAnAmbiguousTaskNameAskForTheId) {
   TempDir dir;
