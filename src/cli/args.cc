@@ -102,4 +102,30 @@ Result<std::string> ReadTextFile(const std::string& path, std::string_view what)
   return text.str();
 }
 
+std::vector<std::string> MoveClientOptionsAfterSubcommand(std::vector<std::string> args) {
+  std::vector<std::string> moved;
+  size_t i = 1;
+  while (i < args.size()) {
+    const std::string& arg = args[i];
+    if (arg == "--json" || arg.starts_with("--server=")) {
+      moved.push_back(arg);
+      ++i;
+    } else if (arg == "--server" && i + 1 < args.size()) {
+      moved.push_back(arg);
+      moved.push_back(args[i + 1]);
+      i += 2;
+    } else {
+      break;
+    }
+  }
+  if (moved.empty() || i >= args.size()) return args;  // nothing to move, or no subcommand
+  std::vector<std::string> out;
+  out.reserve(args.size());
+  out.push_back(args[0]);
+  out.push_back(args[i]);
+  out.insert(out.end(), moved.begin(), moved.end());
+  out.insert(out.end(), args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  return out;
+}
+
 }  // namespace sluice::cli

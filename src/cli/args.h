@@ -34,6 +34,11 @@ std::string JoinUrl(std::string_view base, std::string_view path);
 // query value.
 std::string EscapeUrlComponent(std::string_view text);
 
+// `sluice --server URL list` as well as `sluice list --server URL`: moves the client
+// options (--server URL, --server=URL, --json) given before the subcommand (the first other
+// argument) to just after it, where CLI11 looks for them. args[0] is the program.
+std::vector<std::string> MoveClientOptionsAfterSubcommand(std::vector<std::string> args);
+
 // The whole file. kInvalidArgument naming `what` and the path if it cannot be read.
 Result<std::string> ReadTextFile(const std::string& path, std::string_view what);
 

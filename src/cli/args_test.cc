@@ -83,5 +83,23 @@ TEST(ReadTextFile, NamesWhatAndPathOnFailure) {
   EXPECT_EQ(ReadTextFile("/", "--attach").status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(MoveClientOptionsAfterSubcommand, MovesLeadingServerAndJson) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(
+      MoveClientOptionsAfterSubcommand(V{"sluice", "--server", "http://h:1", "list", "--all"}),
+      (V{"sluice", "list", "--server", "http://h:1", "--all"}));
+  EXPECT_EQ(
+      MoveClientOptionsAfterSubcommand(V{"sluice", "--json", "--server=http://h:1", "status", "R"}),
+      (V{"sluice", "status", "--json", "--server=http://h:1", "R"}));
+  // Already after the subcommand, or nothing to move: unchanged.
+  V after{"sluice", "status", "R", "--server", "http://h:1"};
+  EXPECT_EQ(MoveClientOptionsAfterSubcommand(after), after);
+  // No subcommand follows: left for CLI11 to report.
+  V dangling{"sluice", "--server", "http://h:1"};
+  EXPECT_EQ(MoveClientOptionsAfterSubcommand(dangling), dangling);
+  V missing_value{"sluice", "--server"};
+  EXPECT_EQ(MoveClientOptionsAfterSubcommand(missing_value), missing_value);
+}
+
 }  // namespace
 }  // namespace sluice::cli

@@ -1,12 +1,14 @@
 // The `sluice` binary: the task wrapper fast path, then the CLI11 subcommands.
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <exception>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cli/args.h"
 #include "cli/asl_cmd.h"
 #include "cli/command.h"
 #include "cli/exit_codes.h"
@@ -33,7 +35,11 @@ int main(int argc, char** argv) {
   commands.push_back(cli::AddAslCommand(app));
 
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args = cli::MoveClientOptionsAfterSubcommand({argv, argv + argc});
+    // CLI11 takes the arguments without the program name, last one first.
+    args.erase(args.begin());
+    std::reverse(args.begin(), args.end());
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     // Prints help (exit 0) or the parse error; every parse error is a usage error.
     int rc = app.exit(e);

@@ -56,6 +56,15 @@ TEST(Cli, SubmitWatchStatusListLogs) {
   EXPECT_EQ(status.exit_code, 0);
   EXPECT_NE(status.out.find("COMPLETE"), std::string::npos) << status.out;
 
+  // The client options may come before the subcommand too.
+  std::string before = SluiceBinary() + " --server " + server.url() + " --json status " + id;
+  FILE* p = popen(before.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::array<char, 4096> buf{};
+  std::string before_out(buf.data(), fread(buf.data(), 1, buf.size(), p));
+  EXPECT_EQ(pclose(p), 0) << before_out;
+  EXPECT_NE(before_out.find("\"state\": \"COMPLETE\""), std::string::npos) << before_out;
+
   CmdResult list = Sluice(server, "list --json");
   ASSERT_EQ(list.exit_code, 0);
   json j = json::parse(list.out, nullptr, false);
