@@ -21,6 +21,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+source bench/nginx.sh
 
 # Starts `sluice serve` on a free port with data dir $1; sets SLUICE_URL and SLUICE_PID.
 start_sluice() {
@@ -35,8 +36,14 @@ start_sluice() {
 }
 stop_sluice() { kill "$SLUICE_PID"; wait "$SLUICE_PID" 2>/dev/null || true; }
 
-wrk_rps() {  # wrk_rps URL -> requests/second
-  wrk -t2 -c32 -d"${DURATION}s" "$1" | awk '/Requests\/sec/ {print $2}'
+wrk_rps() {  # wrk_rps URL -> requests/second; fails if any answer was not a success
+  local out
+  out=$(wrk -t2 -c32 -d"${DURATION}s" "$1")
+  if grep -q 'Non-2xx' <<<"$out"; then
+    echo "wrk $1: $(grep 'Non-2xx' <<<"$out")" >&2
+    return 1
+  fi
+  awk '/Requests\/sec/ {print $2}' <<<"$out"
 }
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
@@ -59,28 +66,13 @@ for _ in $(seq 100); do
   [ "$STATE" = COMPLETE ] && break
   sleep 0.1
 done
-mkdir -p "$WORK/www"
-curl -sf "$SLUICE_URL/ga4gh/wes/v1/runs/$RUN/status" > "$WORK/www/status.json"
-SIZE=$(stat -c %s "$WORK/www/status.json")
-NGINX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$WORK/nginx.conf" <<NGINX
-worker_processes 2;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  default_type application/json;
-  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/www; }
-}
-NGINX
-nginx -c "$WORK/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
-sleep 0.5
-NG1=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/status.json")
+curl -sf "$SLUICE_URL/ga4gh/wes/v1/runs/$RUN/status" > "$WORK/status.json"
+SIZE=$(stat -c %s "$WORK/status.json")
+start_nginx "$WORK/nginx" "$WORK/status.json"
+PIDS+=("$NGINX_PID")
+NG1=$(wrk_rps "$NGINX_URL")
 SL1=$(wrk_rps "$SLUICE_URL/ga4gh/wes/v1/runs/$RUN/status")
-NG2=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/status.json")
+NG2=$(wrk_rps "$NGINX_URL")
 SL2=$(wrk_rps "$SLUICE_URL/ga4gh/wes/v1/runs/$RUN/status")
 NG=$(python3 -c "print(($NG1+$NG2)/2)"); SL=$(python3 -c "print(($SL1+$SL2)/2)")
 STATUS_RATIO=$(ratio "$SL" "$NG")

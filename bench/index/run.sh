@@ -4,7 +4,8 @@
 #   0. load the store with index_load (bulk import: runs, tasks, full history, tags, counts)
 #   1. store size per run (database file / runs)
 #   2. GET /runs/{id}/status over random stored runs: maximum rate (closed loop), then p99
-#      at half that rate (open loop, latency from when each request was due)
+#      at half that rate (open loop, latency from when each request was due), beside nginx
+#      serving the same answer as a static file at the same rate
 #   3. a page of 50 runs filtered on user + state + tag, newest first: p99 with 1 client and
 #      with 50; the same with total=true (answered from maintained counts)
 #   4. executor event -> new state visible on SSE and in GET status (event_latency.py)
@@ -23,12 +24,15 @@ B=$PWD/build-bench
 mkdir -p bench/out
 WORK=$(mktemp -d "$PWD/bench/out/index-work.XXXXXX")
 SLUICE_PID=""
+NGINX_PID=""
 cleanup() {
   [ -n "$SLUICE_PID" ] && kill "$SLUICE_PID" 2>/dev/null || true
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+source bench/nginx.sh
 json_field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d$1)"; }
 
 echo "== 0. loading $RUNS runs x 10 tasks"
@@ -53,6 +57,15 @@ AT_HALF=$("$B/bench/loadgen" --url "$URL/" --paths-file "$WORK/status_paths.txt"
   --connections 32 --duration "$DURATION" --rate "$HALF")
 STATUS_P99=$(echo "$AT_HALF" | json_field "['p99_ms']")
 echo "   max $MAX_RATE/s; at $HALF/s: $AT_HALF (goal p99 < 1 ms)"
+# Yardstick: nginx serving one status answer as a static file, same rate, same load
+# generator: how much of the tail is the host's (wake-ups on two shared cores).
+curl -sf "$URL$(head -1 "$WORK/status_paths.txt")" -o "$WORK/status.json"
+start_nginx "$WORK/nginx" "$WORK/status.json"
+NGINX_HALF=$("$B/bench/loadgen" --url "$NGINX_URL" --connections 32 --duration "$DURATION" \
+  --rate "$HALF")
+kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true; NGINX_PID=""
+NGINX_P99=$(echo "$NGINX_HALF" | json_field "['p99_ms']")
+echo "   nginx, the same answer as a static file, at $HALF/s: $NGINX_HALF"
 
 echo "== 3. filtered page (user + state + tag, 50 rows, newest first)"
 F1=$("$B/bench/loadgen" --url "$URL/" --paths-file "$WORK/filter_paths.txt" \
@@ -96,7 +109,7 @@ OUT=bench/out/index-results-$(date +%Y%m%d-%H%M%S).md
   echo "| figure ($RUNS runs x 10 tasks) | sluice | yardstick | goal |"
   echo "|---|---|---|---|"
   echo "| store size per run | $PER_RUN B | | <= 3072 B |"
-  echo "| GET status p99 at half max ($HALF/s of $MAX_RATE/s) | $STATUS_P99 ms | | < 1 ms |"
+  echo "| GET status p99 at half max ($HALF/s of $MAX_RATE/s) | $STATUS_P99 ms | nginx, static file, same rate: $NGINX_P99 ms | < 1 ms |"
   echo "| filtered page of 50, p99, 1 client | $F1_P99 ms | | < 2 ms |"
   echo "| filtered page of 50, p99, 50 clients | $F50_P99 ms | | < 20 ms |"
   echo "| same with total=true, p99, 1 client | $T1_P99 ms | | (counts) |"
