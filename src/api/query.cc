@@ -90,7 +90,14 @@ std::optional<int64_t> ParseNonNegativeInt(std::string_view s) {
   return n;
 }
 
-Result<int64_t> ParsePageSize(std::string_view query) { return ParseIntParam(query, "page_size"); }
+Result<int64_t> ParsePageSize(std::string_view query) {
+  ASSIGN_OR_RETURN(int64_t size, ParseIntParam(query, "page_size"));
+  // 0 stands for "not given" below; given, it would ask for pages of nothing.
+  if (size == 0 && QueryParam(query, "page_size").value_or("") != "") {
+    return InvalidArgument("page_size: must be at least 1, got 0");
+  }
+  return size;
+}
 
 Result<int64_t> ParseOffset(std::string_view query) { return ParseIntParam(query, "offset"); }
 

@@ -26,7 +26,7 @@ std::vector<std::string> QueryParams(std::string_view query, std::string_view na
 std::vector<std::string_view> QueryNames(std::string_view query);
 
 // page_size: 0 (the service default) when absent or empty; kInvalidArgument naming
-// "page_size" if it is not a base-10 integer or is negative. The upper bound is the
+// "page_size" if it is not a base-10 integer or is below 1. The upper bound is the
 // service's (RunService returns kInvalidArgument above its maximum).
 Result<int64_t> ParsePageSize(std::string_view query);
 

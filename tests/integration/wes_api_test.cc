@@ -143,6 +143,7 @@ TEST_F(WesApiTest, UnknownRunsAndTasksAre404) {
               "no-such-task");
   EXPECT_EQ(HttpGet(server_.wes() + "/no-such-endpoint").status, 404);
   ExpectError(HttpGet(server_.wes() + "/runs?page_size=abc"), 400, "page_size");
+  ExpectError(HttpGet(server_.wes() + "/runs?page_size=0"), 400, "page_size");
   ExpectError(HttpGet(server_.wes() + "/runs?page_token=garbage"), 400, "page_token");
 }
 
