@@ -119,10 +119,11 @@ Result<std::vector<Json>> WesClient::ListAudit(std::string_view run_id) {
 }
 
 Result<std::string> WesClient::TaskLog(std::string_view run_id, std::string_view task_id,
-                                       std::string_view stream) {
-  ASSIGN_OR_RETURN(HttpResponse response,
-                   http_.Get("/api/v1/runs/" + EscapeUrlComponent(run_id) + "/tasks/" +
-                             EscapeUrlComponent(task_id) + "/logs/" + std::string(stream)));
+                                       std::string_view stream, uint64_t offset) {
+  std::string path = "/api/v1/runs/" + EscapeUrlComponent(run_id) + "/tasks/" +
+                     EscapeUrlComponent(task_id) + "/logs/" + std::string(stream);
+  if (offset > 0) path += "?offset=" + std::to_string(offset);
+  ASSIGN_OR_RETURN(HttpResponse response, http_.Get(path));
   if (response.status < 200 || response.status >= 300) return ErrorFromResponse(response);
   return std::move(response.body);
 }

@@ -45,16 +45,16 @@ class WesClient {
   Result<Json> ListRunsIndexed(std::string_view query);
   // TaskListResponse.
   Result<Json> ListTasks(std::string_view run_id, int64_t page_size, std::string_view page_token);
-  // One task (TaskLog).
+  // One task: the WES TaskLog object (id, name, state, exit_code, ...).
   Result<Json> GetTask(std::string_view run_id, std::string_view task_id);
   // Every task of a run, following next_page_token.
   Result<std::vector<Json>> ListAllTasks(std::string_view run_id);
   // The run's whole audit trail (GET /api/v1/runs/{id}/audit, every page): its changes,
   // oldest first.
   Result<std::vector<Json>> ListAudit(std::string_view run_id);
-  // The captured "stdout" or "stderr" of a task, as text.
+  // The captured "stdout" or "stderr" of a task, as text, from byte `offset` on.
   Result<std::string> TaskLog(std::string_view run_id, std::string_view task_id,
-                              std::string_view stream);
+                              std::string_view stream, uint64_t offset = 0);
 
  private:
   // Checks the status and parses the body as JSON.

@@ -116,6 +116,24 @@ TEST(Cli, WatchNamesTasksCreatedAfterItStarted) {
   EXPECT_EQ(watch.out.find(" task-"), std::string::npos) << watch.out;
 }
 
+// --follow waits for a task that does not exist yet (mock-2 is created once mock-1 has
+// ended) and keeps printing until it has ended.
+TEST(Cli, LogsFollowPrintsATasksOutputUntilItEnds) {
+  TempDir dir;
+  ServerProcess server(dir.path());
+  CmdResult sub = Sluice(server,
+                         "submit --type MOCK --type-version 1.0 --url mock://cli "
+                         "--params '{\"tasks\": 2, \"parallelism\": 1, \"task_seconds\": 0.6}'");
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  const std::string id = Trim(sub.out);
+  CmdResult follow = Sluice(server, "logs " + id + " mock-2 --follow", true);
+  EXPECT_EQ(follow.exit_code, 0) << follow.out;
+  EXPECT_EQ(follow.out, "mock task 2/2: working for 0.600000s\nmock task 2/2: done\n");
+  EXPECT_EQ(Sluice(server, "logs " + id + " --follow").exit_code, 2) << "--follow needs a task";
+  EXPECT_EQ(Sluice(server, "logs " + id + " mock-3 --follow").exit_code, 3)
+      << "the run has ended without such a task";
+}
+
 // A state machine that visits its Task state twice: two tasks with the name "Work".
 TEST(Cli, LogsOfAnAmbiguousTaskNameAskForTheId) {
   TempDir dir;
