@@ -37,12 +37,20 @@ std::string Trim(std::string s) {
   return s;
 }
 
+// `sluice submit` of a MOCK run with these workflow_params (JSON) and extra arguments.
+CmdResult CliSubmitMock(const ServerProcess& server, const std::string& params,
+                        const std::string& extra = "", bool keep_stderr = false) {
+  return Sluice(server,
+                "submit --type MOCK --type-version 1.0 --url mock://cli --params '" + params + "'" +
+                    (extra.empty() ? "" : " " + extra),
+                keep_stderr);
+}
+
 TEST(Cli, SubmitWatchStatusListLogs) {
   TempDir dir;
   ServerProcess server(dir.path());
-  CmdResult sub = Sluice(server,
-                         "submit --type MOCK --type-version 1.0 --url mock://cli "
-                         "--params '{\"tasks\": 2, \"task_seconds\": 0.1}' --tag project=demo");
+  CmdResult sub =
+      CliSubmitMock(server, R"({"tasks": 2, "task_seconds": 0.1})", "--tag project=demo");
   ASSERT_EQ(sub.exit_code, 0) << sub.out;
   std::string id = Trim(sub.out);
   ASSERT_EQ(id.find('\n'), std::string::npos) << "submit must print only the id: " << sub.out;
@@ -105,9 +113,7 @@ TEST(Cli, SubmitWatchStatusListLogs) {
 TEST(Cli, WatchNamesTasksCreatedAfterItStarted) {
   TempDir dir;
   ServerProcess server(dir.path());
-  CmdResult sub = Sluice(server,
-                         "submit --type MOCK --type-version 1.0 --url mock://cli "
-                         "--params '{\"tasks\": 3, \"parallelism\": 1, \"task_seconds\": 0.2}'");
+  CmdResult sub = CliSubmitMock(server, R"({"tasks": 3, "parallelism": 1, "task_seconds": 0.2})");
   ASSERT_EQ(sub.exit_code, 0) << sub.out;
   CmdResult watch = Sluice(server, "watch " + Trim(sub.out), true);
   EXPECT_EQ(watch.exit_code, 0) << watch.out;
@@ -121,9 +127,7 @@ TEST(Cli, WatchNamesTasksCreatedAfterItStarted) {
 TEST(Cli, LogsFollowPrintsATasksOutputUntilItEnds) {
   TempDir dir;
   ServerProcess server(dir.path());
-  CmdResult sub = Sluice(server,
-                         "submit --type MOCK --type-version 1.0 --url mock://cli "
-                         "--params '{\"tasks\": 2, \"parallelism\": 1, \"task_seconds\": 0.6}'");
+  CmdResult sub = CliSubmitMock(server, R"({"tasks": 2, "parallelism": 1, "task_seconds": 0.6})");
   ASSERT_EQ(sub.exit_code, 0) << sub.out;
   const std::string id = Trim(sub.out);
   CmdResult follow = Sluice(server, "logs " + id + " mock-2 --follow", true);
@@ -165,18 +169,13 @@ TEST(Cli, LogsOfAnAmbiguousTaskNameAskForTheId) {
 TEST(Cli, ExitCodesTellScriptsWhatHappened) {
   TempDir dir;
   ServerProcess server(dir.path());
-  CmdResult failing = Sluice(server,
-                             "submit --type MOCK --type-version 1.0 --url mock://cli "
-                             "--params '{\"tasks\": 1, \"task_seconds\": 0, \"failure_rate\": 1}' "
-                             "--wait");
+  CmdResult failing =
+      CliSubmitMock(server, R"({"tasks": 1, "task_seconds": 0, "failure_rate": 1})", "--wait");
   EXPECT_EQ(failing.exit_code, 1) << "a run that ends EXECUTOR_ERROR";
   std::string id = Trim(failing.out);
   EXPECT_EQ(Sluice(server, "cancel " + id).exit_code, 4) << "cancel of an ended run: conflict";
   EXPECT_EQ(Sluice(server, "status no-such-run").exit_code, 3);
-  CmdResult bad = Sluice(server,
-                         "submit --type MOCK --type-version 1.0 --url mock://cli "
-                         "--params '{\"tasks\": 0}'",
-                         true);
+  CmdResult bad = CliSubmitMock(server, R"({"tasks": 0})", "", true);
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.out.find("workflow_params.tasks"), std::string::npos) << bad.out;
 }
@@ -184,9 +183,7 @@ TEST(Cli, ExitCodesTellScriptsWhatHappened) {
 TEST(Cli, CancelEndsARunningRun) {
   TempDir dir;
   ServerProcess server(dir.path(), {"--cancel-grace-seconds", "2"});
-  CmdResult sub = Sluice(server,
-                         "submit --type MOCK --type-version 1.0 --url mock://cli "
-                         "--params '{\"tasks\": 1, \"task_seconds\": 60}'");
+  CmdResult sub = CliSubmitMock(server, R"({"tasks": 1, "task_seconds": 60})");
   ASSERT_EQ(sub.exit_code, 0);
   std::string id = Trim(sub.out);
   EXPECT_EQ(Sluice(server, "cancel " + id).exit_code, 0);
