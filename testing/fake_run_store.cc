@@ -129,6 +129,12 @@ void FakeRunStore::FailNextGetRuns(int n, Status st) {
   fail_get_run_status_ = std::move(st);
 }
 
+void FakeRunStore::FailCreateTaskOnce(std::string task_id, Status st) {
+  MutexLock lock(mu_);
+  fail_create_task_id_ = std::move(task_id);
+  fail_create_task_status_ = std::move(st);
+}
+
 Result<RunRecord> FakeRunStore::GetRun(std::string_view run_id) {
   MutexLock lock(mu_);
   if (fail_get_runs_ > 0) {
@@ -228,6 +234,10 @@ Result<TransitionOutcome> FakeRunStore::TransitionRun(const RunTransition& t) {
 Result<bool> FakeRunStore::CreateTask(const TaskRecord& task) {
   if (task.id.empty()) return InvalidArgument("task id must not be empty");
   MutexLock lock(mu_);
+  if (!fail_create_task_id_.empty() && task.id == fail_create_task_id_) {
+    fail_create_task_id_.clear();
+    return fail_create_task_status_;
+  }
   RunRecord* run = FindRun(task.run_id);
   if (run == nullptr) return NoSuchRun(task.run_id);
   if (task_seq_by_id_.count({task.run_id, task.id}) > 0) return false;

@@ -31,6 +31,8 @@ class FakeRunStore final : public RunStore {
 
   // Fault injection: the next `n` GetRun calls return `st` (a database briefly unreachable).
   void FailNextGetRuns(int n, Status st);
+  // The CreateTask call for `task_id` (of any run) returns `st` instead, once.
+  void FailCreateTaskOnce(std::string task_id, Status st);
 
   Result<CreateRunResult> CreateRun(const NewRun& run) override;
   Result<RunRecord> GetRun(std::string_view run_id) override;
@@ -74,6 +76,8 @@ class FakeRunStore final : public RunStore {
 
   Mutex mu_;
   int fail_get_runs_ GUARDED_BY(mu_) = 0;
+  std::string fail_create_task_id_ GUARDED_BY(mu_);
+  Status fail_create_task_status_ GUARDED_BY(mu_);
   Status fail_get_run_status_ GUARDED_BY(mu_);
   int64_t next_run_seq_ GUARDED_BY(mu_) = 1;
   int64_t next_task_seq_ GUARDED_BY(mu_) = 1;

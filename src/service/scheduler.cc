@@ -519,9 +519,31 @@ void Scheduler::ReleaseSlot(const std::string& run_id, const std::string& task_i
   if (!waiter.empty()) WakeRun(waiter);
 }
 
+void Scheduler::ReleaseSlotsOf(const std::string& run_id) {
+  std::vector<std::string> waiters;
+  {
+    MutexLock lock(mu_);
+    const std::string prefix = run_id + "/";
+    for (auto it = slot_holders_.lower_bound(prefix);
+         it != slot_holders_.end() && it->rfind(prefix, 0) == 0;) {
+      it = slot_holders_.erase(it);
+      if (!waiting_for_slot_.empty()) {
+        waiters.push_back(std::move(waiting_for_slot_.front()));
+        waiting_for_slot_.pop_front();
+      }
+    }
+  }
+  for (const std::string& waiter : waiters) WakeRun(waiter);
+}
+
 Status Scheduler::StartTasks(const store::RunRecord& run, std::vector<engine::TaskPlan> plans,
                              std::vector<store::TaskRecord>& tasks) {
   int n = TakeSlots(run.id, plans, plans.size());
+  // On an error the slots taken for the tasks not started are given back: the run may end
+  // (SYSTEM_ERROR) without ever creating them.
+  auto release_from = [&](int first) {
+    for (int k = first; k < n; ++k) ReleaseSlot(run.id, plans[k].task_id);
+  };
   for (int i = 0; i < n; ++i) {
     engine::TaskPlan& plan = plans[i];
     store::TaskRecord task;
@@ -536,11 +558,14 @@ Status Scheduler::StartTasks(const store::RunRecord& run, std::vector<engine::Ta
     task.updated_at = task.created_at;
     auto created = store_.CreateTask(task);
     if (!created.ok()) {
-      ReleaseSlot(run.id, plan.task_id);
+      release_from(i);
       return created.status();
     }
     Status st = SubmitTask(run, task, plan.resources, plan.env, /*may_exist=*/false);
-    if (!st.ok()) return st;
+    if (!st.ok()) {
+      release_from(i + 1);
+      return st;
+    }
     tasks.push_back(std::move(task));
   }
   if (run.state == State::kInitializing && n > 0) {
@@ -664,6 +689,7 @@ Result<std::vector<store::TaskRecord>> Scheduler::LoadTasks(const std::string& r
 
 void Scheduler::Finish(const std::string& run_id) {
   drivers_.Forget(run_id);
+  ReleaseSlotsOf(run_id);
   {
     MutexLock lock(mu_);
     active_runs_.erase(run_id);

@@ -102,6 +102,9 @@ class Scheduler final : public RunWaker {
   void Enqueue(const std::string& run_id, bool just_claimed) EXCLUDES(mu_);
   // Frees the task slot held by run/task, if it holds one, and wakes a run waiting for it.
   void ReleaseSlot(const std::string& run_id, const std::string& task_id) EXCLUDES(mu_);
+  // Frees every slot `run_id` still holds, when this replica stops driving it: it ended (none
+  // of its tasks runs any more), or another replica took it over (and counts its tasks).
+  void ReleaseSlotsOf(const std::string& run_id) EXCLUDES(mu_);
   // Takes up to `wanted` slots for `run_id`; returns how many it got.
   int TakeSlots(const std::string& run_id, const std::vector<engine::TaskPlan>& plans,
                 size_t wanted) EXCLUDES(mu_);

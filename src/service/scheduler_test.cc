@@ -275,6 +275,27 @@ TEST_F(SchedulerTest, SubmitFailureEndsTheRunSystemError) {
   EXPECT_NE(task->system_logs[0].find("disk full"), std::string::npos);
 }
 
+// A turn that fails halfway through starting its tasks gives back the slots it took for the
+// ones it did not start: the run may end without them, and a leaked slot would shrink the
+// server's task limit for good.
+TEST_F(SchedulerTest, SlotsOfTasksNeverStartedAreGivenBack) {
+  StartScheduler(/*max_tasks=*/4);
+  store_.FailCreateTaskOnce("task-2", Internal("constraint failed"));
+  std::string id = Submit(R"({"tasks": 4, "parallelism": 4})");
+  // task-1 started and is stopped; with a task that did not complete, MOCK ends the run
+  // without starting the others.
+  ASSERT_TRUE(WaitUntil([&] { return executor_.cancel_calls().size() == 1; }));
+  ASSERT_TRUE(executor_.Finish(id, "task-1", State::kCanceled).ok());
+  ASSERT_TRUE(WaitUntil([&] { return IsTerminal(RunState(id)); }));
+  EXPECT_EQ(Started(), 1u);
+  EXPECT_TRUE(WaitUntil([&] { return scheduler_->ActiveTasks() == 0; }))
+      << scheduler_->ActiveTasks() << " slots still held";
+  // The whole limit is there for the next run.
+  std::string next = Submit(R"({"tasks": 4, "parallelism": 4})");
+  EXPECT_TRUE(WaitUntil([&] { return Started() == 5; })) << Started() << " tasks started";
+  EXPECT_EQ(RunState(next), State::kRunning);
+}
+
 // A run the scheduler gives up on ends SYSTEM_ERROR only once its live tasks are stopped:
 // until then it stays active (and, after a crash, re-adopted), so no task outlives it.
 TEST_F(SchedulerTest, ARunThatFailsWithLiveTasksStopsThemBeforeEndingSystemError) {
