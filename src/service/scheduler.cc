@@ -689,6 +689,12 @@ Result<std::vector<store::TaskRecord>> Scheduler::LoadTasks(const std::string& r
 
 void Scheduler::Finish(const std::string& run_id) {
   drivers_.Forget(run_id);
+  {
+    // A slot freed later must wake a run that can use it.
+    MutexLock lock(mu_);
+    waiting_for_slot_.erase(std::remove(waiting_for_slot_.begin(), waiting_for_slot_.end(), run_id),
+                            waiting_for_slot_.end());
+  }
   ReleaseSlotsOf(run_id);
   {
     MutexLock lock(mu_);

@@ -296,6 +296,24 @@ TEST_F(SchedulerTest, SlotsOfTasksNeverStartedAreGivenBack) {
   EXPECT_EQ(RunState(next), State::kRunning);
 }
 
+// A run waiting for a task slot that ends meanwhile (canceled) must not take the wake-up of
+// the next free slot with it: the run waiting behind it gets it.
+TEST_F(SchedulerTest, AFreedSlotGoesToALiveWaiterNotToARunThatEnded) {
+  StartScheduler(/*max_tasks=*/1);
+  std::string a = Submit(R"({"tasks": 1})");
+  ASSERT_TRUE(WaitUntil([&] { return Started() == 1; }));
+  std::string b = Submit(R"({"tasks": 1})");
+  ASSERT_TRUE(WaitUntil([&] { return RunState(b) == State::kInitializing; }));
+  std::string c = Submit(R"({"tasks": 1})");
+  ASSERT_TRUE(WaitUntil([&] { return RunState(c) == State::kInitializing; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // both asked for a slot
+  ASSERT_TRUE(runs_->Cancel(b).ok());
+  ASSERT_TRUE(WaitUntil([&] { return RunState(b) == State::kCanceled; }));
+  ASSERT_TRUE(executor_.Finish(a, "task-1", State::kComplete, 0).ok());
+  EXPECT_TRUE(WaitUntil([&] { return Started() == 2; })) << "c never got the free slot";
+  EXPECT_EQ(executor_.started().back().run_id, c);
+}
+
 // A run the scheduler gives up on ends SYSTEM_ERROR only once its live tasks are stopped:
 // until then it stays active (and, after a crash, re-adopted), so no task outlives it.
 TEST_F(SchedulerTest, ARunThatFailsWithLiveTasksStopsThemBeforeEndingSystemError) {
