@@ -80,6 +80,8 @@ class Scheduler final : public RunWaker {
   void ProcessRun(const std::string& run_id);
   Status ProcessRunOnce(const std::string& run_id);
   Status ApplyTaskTransition(const store::TaskTransition& t);
+  // The same for several, in one write; the first error other than a stale transition.
+  Status ApplyTaskTransitions(const std::vector<store::TaskTransition>& ts);
   Status CancelTasks(const store::RunRecord& run, const std::vector<store::TaskRecord>& tasks);
   // Asks the executor to stop each task of `tasks` that has not ended, then reloads `tasks`.
   // True while any of them still runs; its end wakes the run (OnTaskChanges).
@@ -91,6 +93,12 @@ class Scheduler final : public RunWaker {
   Status SubmitTask(const store::RunRecord& run, const store::TaskRecord& task,
                     const exec::Resources& resources, const std::map<std::string, std::string>& env,
                     bool may_exist);
+  // SubmitTask without the write: the transition to record (INITIALIZING with the job id, or
+  // SYSTEM_ERROR if the executor refused the task).
+  store::TaskTransition SubmitToExecutor(const store::RunRecord& run, const store::TaskRecord& task,
+                                         const exec::Resources& resources,
+                                         const std::map<std::string, std::string>& env,
+                                         bool may_exist);
   Result<std::vector<store::TaskRecord>> LoadTasks(const std::string& run_id);
   void Finish(const std::string& run_id);
   // The usage of a run that ends now, from its tasks (see RunUsage).
