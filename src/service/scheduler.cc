@@ -523,6 +523,9 @@ void Scheduler::ReleaseSlotsOf(const std::string& run_id) {
   std::vector<std::string> waiters;
   {
     MutexLock lock(mu_);
+    // Out of the queue first: a slot freed later must wake a run that can use it.
+    waiting_for_slot_.erase(std::remove(waiting_for_slot_.begin(), waiting_for_slot_.end(), run_id),
+                            waiting_for_slot_.end());
     const std::string prefix = run_id + "/";
     for (auto it = slot_holders_.lower_bound(prefix);
          it != slot_holders_.end() && it->rfind(prefix, 0) == 0;) {
@@ -632,7 +635,11 @@ store::TaskTransition Scheduler::SubmitToExecutor(const store::RunRecord& run,
 }
 
 Status Scheduler::ApplyTaskTransition(const store::TaskTransition& t) {
-  auto outcome = store_.TransitionTask(t);
+  return Settle(t, store_.TransitionTask(t));
+}
+
+Status Scheduler::Settle(const store::TaskTransition& t,
+                         const Result<store::TransitionOutcome>& outcome) {
   if (!outcome.ok()) {
     // A late or repeated event (RUNNING after COMPLETE) is expected: ignore it.
     if (outcome.status().code() == StatusCode::kFailedPrecondition) {
@@ -652,18 +659,8 @@ Status Scheduler::ApplyTaskTransitions(const std::vector<store::TaskTransition>&
   std::vector<Result<store::TransitionOutcome>> outcomes = store_.TransitionTasks(ts);
   Status first_error;
   for (size_t i = 0; i < ts.size(); ++i) {
-    const store::TaskTransition& t = ts[i];
-    if (!outcomes[i].ok()) {
-      // As in ApplyTaskTransition: a stale one (the executor's RUNNING came first) is fine.
-      if (outcomes[i].status().code() == StatusCode::kFailedPrecondition) {
-        spdlog::debug("run {} task {}: ignored stale event to {}: {}", t.run_id, t.task_id,
-                      StateName(t.to), outcomes[i].status().message());
-      } else if (first_error.ok()) {
-        first_error = outcomes[i].status();
-      }
-      continue;
-    }
-    if (IsTerminal(t.to)) ReleaseSlot(t.run_id, t.task_id);
+    Status st = Settle(ts[i], outcomes[i]);
+    if (!st.ok() && first_error.ok()) first_error = st;
   }
   return first_error;
 }
@@ -723,12 +720,6 @@ Result<std::vector<store::TaskRecord>> Scheduler::LoadTasks(const std::string& r
 
 void Scheduler::Finish(const std::string& run_id) {
   drivers_.Forget(run_id);
-  {
-    // A slot freed later must wake a run that can use it.
-    MutexLock lock(mu_);
-    waiting_for_slot_.erase(std::remove(waiting_for_slot_.begin(), waiting_for_slot_.end(), run_id),
-                            waiting_for_slot_.end());
-  }
   ReleaseSlotsOf(run_id);
   {
     MutexLock lock(mu_);

@@ -80,6 +80,9 @@ class Scheduler final : public RunWaker {
   void ProcessRun(const std::string& run_id);
   Status ProcessRunOnce(const std::string& run_id);
   Status ApplyTaskTransition(const store::TaskTransition& t);
+  // What a task transition's outcome means here: a stale one (a late or repeated event, or
+  // the executor's RUNNING recorded first) is fine; a terminal one frees the task's slot.
+  Status Settle(const store::TaskTransition& t, const Result<store::TransitionOutcome>& outcome);
   // The same for several, in one write; the first error other than a stale transition.
   Status ApplyTaskTransitions(const std::vector<store::TaskTransition>& ts);
   Status CancelTasks(const store::RunRecord& run, const std::vector<store::TaskRecord>& tasks);
@@ -110,8 +113,9 @@ class Scheduler final : public RunWaker {
   void Enqueue(const std::string& run_id, bool just_claimed) EXCLUDES(mu_);
   // Frees the task slot held by run/task, if it holds one, and wakes a run waiting for it.
   void ReleaseSlot(const std::string& run_id, const std::string& task_id) EXCLUDES(mu_);
-  // Frees every slot `run_id` still holds, when this replica stops driving it: it ended (none
-  // of its tasks runs any more), or another replica took it over (and counts its tasks).
+  // Takes `run_id` out of the slot queue and frees every slot it still holds, when this
+  // replica stops driving it: it ended (none of its tasks runs any more), or another replica
+  // took it over (and counts its tasks).
   void ReleaseSlotsOf(const std::string& run_id) EXCLUDES(mu_);
   // Takes up to `wanted` slots for `run_id`; returns how many it got.
   int TakeSlots(const std::string& run_id, const std::vector<engine::TaskPlan>& plans,

@@ -16,11 +16,8 @@ struct CmdResult {
   std::string out;
 };
 
-// Runs `sluice ARGS --server URL` through the shell; stdout captured, stderr discarded
-// unless `keep_stderr`.
-CmdResult Sluice(const ServerProcess& server, const std::string& args, bool keep_stderr = false) {
-  std::string cmd = SluiceBinary() + " " + args + " --server " + server.url() +
-                    (keep_stderr ? " 2>&1" : " 2>/dev/null");
+// Runs `cmd` through the shell; stdout captured.
+CmdResult RunShell(const std::string& cmd) {
   CmdResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -30,6 +27,12 @@ CmdResult Sluice(const ServerProcess& server, const std::string& args, bool keep
   int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Runs `sluice ARGS --server URL`; stderr discarded unless `keep_stderr`.
+CmdResult Sluice(const ServerProcess& server, const std::string& args, bool keep_stderr = false) {
+  return RunShell(SluiceBinary() + " " + args + " --server " + server.url() +
+                  (keep_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 std::string Trim(std::string s) {
@@ -65,13 +68,10 @@ TEST(Cli, SubmitWatchStatusListLogs) {
   EXPECT_NE(status.out.find("COMPLETE"), std::string::npos) << status.out;
 
   // The client options may come before the subcommand too.
-  std::string before = SluiceBinary() + " --server " + server.url() + " --json status " + id;
-  FILE* p = popen(before.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::array<char, 4096> buf{};
-  std::string before_out(buf.data(), fread(buf.data(), 1, buf.size(), p));
-  EXPECT_EQ(pclose(p), 0) << before_out;
-  EXPECT_NE(before_out.find("\"state\": \"COMPLETE\""), std::string::npos) << before_out;
+  CmdResult before =
+      RunShell(SluiceBinary() + " --server " + server.url() + " --json status " + id);
+  EXPECT_EQ(before.exit_code, 0) << before.out;
+  EXPECT_NE(before.out.find("\"state\": \"COMPLETE\""), std::string::npos) << before.out;
 
   CmdResult list = Sluice(server, "list --json");
   ASSERT_EQ(list.exit_code, 0);
