@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 
 #include "common/clock.h"
 
@@ -232,26 +233,44 @@ Result<TransitionOutcome> FakeRunStore::TransitionRun(const RunTransition& t) {
 }
 
 Result<bool> FakeRunStore::CreateTask(const TaskRecord& task) {
-  if (task.id.empty()) return InvalidArgument("task id must not be empty");
+  ASSIGN_OR_RETURN(std::vector<bool> created, CreateTasks({task}));
+  return static_cast<bool>(created.front());
+}
+
+Result<std::vector<bool>> FakeRunStore::CreateTasks(const std::vector<TaskRecord>& tasks) {
   MutexLock lock(mu_);
-  if (!fail_create_task_id_.empty() && task.id == fail_create_task_id_) {
-    fail_create_task_id_.clear();
-    return fail_create_task_status_;
+  // Checked first, all of them, so that a refusal creates none.
+  std::set<std::pair<std::string, std::string>> seen;
+  std::vector<bool> created;
+  for (const TaskRecord& task : tasks) {
+    if (task.id.empty()) return InvalidArgument("task id must not be empty");
+    if (!fail_create_task_id_.empty() && task.id == fail_create_task_id_) {
+      fail_create_task_id_.clear();
+      return fail_create_task_status_;
+    }
+    RunRecord* run = FindRun(task.run_id);
+    if (run == nullptr) return NoSuchRun(task.run_id);
+    if (task_seq_by_id_.count({task.run_id, task.id}) > 0 ||
+        !seen.emplace(task.run_id, task.id).second) {
+      created.push_back(false);
+      continue;
+    }
+    if (IsTerminal(run->state)) {
+      return FailedPrecondition("run " + Quote(task.run_id) + " is " +
+                                std::string(StateName(run->state)) + "; no new tasks");
+    }
+    created.push_back(true);
   }
-  RunRecord* run = FindRun(task.run_id);
-  if (run == nullptr) return NoSuchRun(task.run_id);
-  if (task_seq_by_id_.count({task.run_id, task.id}) > 0) return false;
-  if (IsTerminal(run->state)) {
-    return FailedPrecondition("run " + Quote(task.run_id) + " is " +
-                              std::string(StateName(run->state)) + "; no new tasks");
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (!created[i]) continue;
+    TaskRecord t = tasks[i];
+    t.seq = next_task_seq_++;
+    t.updated_at = std::max(t.updated_at, t.created_at);
+    task_seq_by_id_[{t.run_id, t.id}] = t.seq;
+    tasks_[t.run_id].emplace(t.seq, t);
+    AppendHistory(t.run_id, t.id, "TaskCreated", State::kUnknown, t.state, t.created_at, "created");
   }
-  TaskRecord t = task;
-  t.seq = next_task_seq_++;
-  t.updated_at = std::max(t.updated_at, t.created_at);
-  task_seq_by_id_[{t.run_id, t.id}] = t.seq;
-  tasks_[t.run_id].emplace(t.seq, t);
-  AppendHistory(t.run_id, t.id, "TaskCreated", State::kUnknown, t.state, t.created_at, "created");
-  return true;
+  return created;
 }
 
 Result<TaskRecord> FakeRunStore::GetTask(std::string_view run_id, std::string_view task_id) {

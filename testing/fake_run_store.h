@@ -31,7 +31,8 @@ class FakeRunStore final : public RunStore {
 
   // Fault injection: the next `n` GetRun calls return `st` (a database briefly unreachable).
   void FailNextGetRuns(int n, Status st);
-  // The CreateTask call for `task_id` (of any run) returns `st` instead, once.
+  // The CreateTask or CreateTasks call that includes `task_id` (of any run) returns `st`
+  // instead, creating nothing, once.
   void FailCreateTaskOnce(std::string task_id, Status st);
 
   Result<CreateRunResult> CreateRun(const NewRun& run) override;
@@ -41,6 +42,7 @@ class FakeRunStore final : public RunStore {
   Result<std::map<State, int64_t>> CountRunsByState() override;
   Result<TransitionOutcome> TransitionRun(const RunTransition& t) override;
   Result<bool> CreateTask(const TaskRecord& task) override;
+  Result<std::vector<bool>> CreateTasks(const std::vector<TaskRecord>& tasks) override;
   Result<TaskRecord> GetTask(std::string_view run_id, std::string_view task_id) override;
   Result<TaskPage> ListTasks(const TaskListQuery& query) override;
   Result<TransitionOutcome> TransitionTask(const TaskTransition& t) override;

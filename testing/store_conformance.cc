@@ -568,6 +568,51 @@ TEST_P(RunStoreConformanceTest, CreateTaskOnTerminalRunIsFailedPrecondition) {
   EXPECT_FALSE(created);
 }
 
+TEST_P(RunStoreConformanceTest, CreateTasksStoresEachInOrderWithHistory) {
+  ASSERT_OK(store().CreateRun(MakeRun("r1", 100)));
+  ASSERT_OK(store().CreateRun(MakeRun("r2", 100)));
+  ASSERT_OK(store().CreateTask(MakeTask("r1", "old", 1000)));
+  ASSERT_OK_AND_ASSIGN(std::vector<bool> created,
+                       store().CreateTasks({MakeTask("r1", "a", 2000), MakeTask("r1", "old", 2001),
+                                            MakeTask("r1", "b", 2002), MakeTask("r1", "a", 2003),
+                                            MakeTask("r2", "a", 2004)}));
+  EXPECT_EQ(created, (std::vector<bool>{true, false, true, false, true}));
+  ASSERT_OK_AND_ASSIGN(TaskPage tasks, store().ListTasks({"r1", 10, std::nullopt}));
+  ASSERT_EQ(tasks.tasks.size(), 3u);
+  EXPECT_EQ(tasks.tasks[0].id, "old");
+  EXPECT_EQ(tasks.tasks[1].id, "a");
+  EXPECT_EQ(tasks.tasks[1].created_at, 2000);  // the first of the two "a" entries
+  EXPECT_EQ(tasks.tasks[2].id, "b");
+  EXPECT_LT(tasks.tasks[1].seq, tasks.tasks[2].seq);
+  ASSERT_OK_AND_ASSIGN(TaskRecord old, store().GetTask("r1", "old"));
+  EXPECT_EQ(old.created_at, 1000);
+  ASSERT_OK_AND_ASSIGN(HistoryPage h, store().ListHistory({"r1", 100, std::nullopt}));
+  ASSERT_EQ(h.events.size(), 4u);  // submitted, old, a, b
+  EXPECT_EQ(h.events[2].type, "TaskCreated");
+  EXPECT_EQ(h.events[2].task_id, "a");
+  EXPECT_EQ(h.events[3].task_id, "b");
+  EXPECT_EQ(h.events[3].at, 2002);
+  ASSERT_OK_AND_ASSIGN(TaskRecord other, store().GetTask("r2", "a"));
+  EXPECT_EQ(other.created_at, 2004);
+  ASSERT_OK_AND_ASSIGN(std::vector<bool> none, store().CreateTasks({}));
+  EXPECT_TRUE(none.empty());
+}
+
+TEST_P(RunStoreConformanceTest, CreateTasksThatFailsCreatesNone) {
+  ASSERT_OK(store().CreateRun(MakeRun("r1", 100)));
+  ASSERT_OK(store().CreateRun(MakeRun("done", 100)));
+  ASSERT_OK(store().TransitionRun(To("done", State::kComplete, 300)));
+  EXPECT_CODE(store().CreateTasks({MakeTask("r1", "a"), MakeTask("nope", "t")}), kNotFound);
+  EXPECT_CODE(store().CreateTasks({MakeTask("r1", "a"), MakeTask("done", "t")}),
+              kFailedPrecondition);
+  EXPECT_CODE(store().CreateTasks({MakeTask("r1", "a"), MakeTask("r1", "")}), kInvalidArgument);
+  EXPECT_CODE(store().GetTask("r1", "a"), kNotFound);
+  ASSERT_OK_AND_ASSIGN(HistoryPage h, store().ListHistory({"r1", 100, std::nullopt}));
+  EXPECT_EQ(h.events.size(), 1u);  // submitted only
+  ASSERT_OK_AND_ASSIGN(TaskPage tasks, store().ListTasks({"r1", 10, std::nullopt}));
+  EXPECT_TRUE(tasks.tasks.empty());
+}
+
 TEST_P(RunStoreConformanceTest, TaskIdsAreScopedToTheirRun) {
   ASSERT_OK(store().CreateRun(MakeRun("r1")));
   ASSERT_OK(store().CreateRun(MakeRun("r2")));

@@ -542,18 +542,15 @@ void Scheduler::ReleaseSlotsOf(const std::string& run_id) {
 Status Scheduler::StartTasks(const store::RunRecord& run, std::vector<engine::TaskPlan> plans,
                              std::vector<store::TaskRecord>& tasks) {
   int n = TakeSlots(run.id, plans, plans.size());
-  // On an error the slots taken for the tasks not started are given back: the run may end
-  // (SYSTEM_ERROR) without ever creating them.
-  auto release_from = [&](int first) {
-    for (int k = first; k < n; ++k) ReleaseSlot(run.id, plans[k].task_id);
-  };
-  // Each task is stored before it is submitted, but what the submissions gave (job ids) is
-  // recorded for all of them in one write: a synced write per task took about a third of a
-  // wide turn. A crash before that write leaves tasks without a job id, which the next
-  // start submits again with may_exist (the executor finds the job it already has).
-  std::vector<store::TaskTransition> submitted;
+  // The turn's tasks are stored in one write before any is submitted, and what the
+  // submissions gave (job ids) is recorded for all of them in one more: a synced write per
+  // task took most of a wide turn. A crash between the two leaves tasks without a job id,
+  // which the next start submits again with may_exist (the executor finds the job it already
+  // has).
+  std::vector<store::TaskRecord> turn;
+  turn.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
-    engine::TaskPlan& plan = plans[i];
+    const engine::TaskPlan& plan = plans[i];
     store::TaskRecord task;
     task.run_id = run.id;
     task.id = plan.task_id;
@@ -564,15 +561,23 @@ Status Scheduler::StartTasks(const store::RunRecord& run, std::vector<engine::Ta
     task.executor = executor_.Name();
     task.created_at = clock_.Now();
     task.updated_at = task.created_at;
-    auto created = store_.CreateTask(task);
+    turn.push_back(std::move(task));
+  }
+  if (n > 0) {
+    auto created = store_.CreateTasks(turn);
     if (!created.ok()) {
-      release_from(i);
-      Status recorded = ApplyTaskTransitions(submitted);
-      if (!recorded.ok()) spdlog::warn("run {}: {}", run.id, recorded.ToString());
+      // None was stored: their slots go back now, since the run may end (SYSTEM_ERROR)
+      // without ever creating them.
+      for (int i = 0; i < n; ++i) ReleaseSlot(run.id, plans[i].task_id);
       return created.status();
     }
-    submitted.push_back(SubmitToExecutor(run, task, plan.resources, plan.env, /*may_exist=*/false));
-    tasks.push_back(std::move(task));
+  }
+  std::vector<store::TaskTransition> submitted;
+  submitted.reserve(turn.size());
+  for (int i = 0; i < n; ++i) {
+    submitted.push_back(
+        SubmitToExecutor(run, turn[i], plans[i].resources, plans[i].env, /*may_exist=*/false));
+    tasks.push_back(std::move(turn[i]));
   }
   RETURN_IF_ERROR(ApplyTaskTransitions(submitted));
   if (run.state == State::kInitializing && n > 0) {

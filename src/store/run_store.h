@@ -454,6 +454,11 @@ class RunStore {
   // returns false, changing nothing, if a task with this id exists in the run. kNotFound if
   // the run does not exist; kFailedPrecondition if the run is terminal.
   virtual Result<bool> CreateTask(const TaskRecord& task) = 0;
+  // Creates several tasks (a scheduler turn's) in one transaction, each as CreateTask would,
+  // in order: entry i tells whether tasks[i] was created (false: a task with its id existed,
+  // or came earlier in `tasks`). All or nothing: the first refusal (kInvalidArgument,
+  // kNotFound, kFailedPrecondition) or storage error fails the call and creates none.
+  virtual Result<std::vector<bool>> CreateTasks(const std::vector<TaskRecord>& tasks) = 0;
   virtual Result<TaskRecord> GetTask(std::string_view run_id, std::string_view task_id) = 0;
   virtual Result<TaskPage> ListTasks(const TaskListQuery& query) = 0;
   // kNotFound, kFailedPrecondition (backwards or out of a terminal state).

@@ -575,37 +575,54 @@ Status PgRunStore::DeleteRun(std::string_view run_id) {
 // Tasks, history, engine log
 
 Result<bool> PgRunStore::CreateTask(const TaskRecord& task) {
-  if (task.id.empty()) return InvalidArgument("task id must not be empty");
-  ASSIGN_OR_RETURN(std::string cmd, EncodeStringList(task.cmd, "task cmd"));
-  ASSIGN_OR_RETURN(std::string logs, EncodeStringList(task.system_logs, "task system_logs"));
-  bool created = false;
+  ASSIGN_OR_RETURN(std::vector<bool> created, CreateTasks({task}));
+  return static_cast<bool>(created.front());
+}
+
+Result<std::vector<bool>> PgRunStore::CreateTasks(const std::vector<TaskRecord>& tasks) {
+  struct Encoded {
+    std::string cmd, logs;
+  };
+  std::vector<Encoded> encoded;
+  encoded.reserve(tasks.size());
+  for (const TaskRecord& task : tasks) {
+    if (task.id.empty()) return InvalidArgument("task id must not be empty");
+    ASSIGN_OR_RETURN(std::string cmd, EncodeStringList(task.cmd, "task cmd"));
+    ASSIGN_OR_RETURN(std::string logs, EncodeStringList(task.system_logs, "task system_logs"));
+    encoded.push_back(Encoded{std::move(cmd), std::move(logs)});
+  }
+  std::vector<bool> created;
   RETURN_IF_ERROR(InTransaction([&](Tx& tx) -> Status {
     PgConn& db = tx.db;
-    created = false;
-    ASSIGN_OR_RETURN(std::optional<RunRef> run, FindRun(db, task.run_id, /*for_share=*/true));
-    if (!run.has_value()) return NoSuchRun(task.run_id);
-    ASSIGN_OR_RETURN(PgResult exists,
-                     db.Exec(kTaskExists, {PgParam::Int(run->seq), PgParam::Text(task.id)}));
-    if (exists.rows() > 0) return Status::Ok();
-    if (IsTerminal(run->state)) {
-      return FailedPrecondition("run " + Quote(task.run_id) + " is " +
-                                std::string(StateName(run->state)) + "; no new tasks");
+    created.assign(tasks.size(), false);  // a retried transaction starts over
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      const TaskRecord& task = tasks[i];
+      ASSIGN_OR_RETURN(std::optional<RunRef> run, FindRun(db, task.run_id, /*for_share=*/true));
+      if (!run.has_value()) return NoSuchRun(task.run_id);
+      ASSIGN_OR_RETURN(PgResult exists,
+                       db.Exec(kTaskExists, {PgParam::Int(run->seq), PgParam::Text(task.id)}));
+      if (exists.rows() > 0) continue;
+      if (IsTerminal(run->state)) {
+        return FailedPrecondition("run " + Quote(task.run_id) + " is " +
+                                  std::string(StateName(run->state)) + "; no new tasks");
+      }
+      ASSIGN_OR_RETURN(
+          PgResult ins,
+          db.Exec(kInsertTask,
+                  {PgParam::Int(run->seq), PgParam::Text(task.id), PgParam::Text(task.name),
+                   PgParam::TextOrNull(encoded[i].cmd), StateParam(task.state),
+                   PgParam::Text(task.executor), PgParam::TextOrNull(task.executor_job_id),
+                   task.exit_code ? PgParam::Int(*task.exit_code) : PgParam::Null(),
+                   PgParam::OptInt(task.start_time), PgParam::OptInt(task.end_time),
+                   PgParam::TextOrNull(encoded[i].logs), PgParam::Int(task.created_at),
+                   PgParam::Int(std::max(task.updated_at, task.created_at)),
+                   PgParam::TextOrNull(task.launch_spec)}));
+      if (ins.rows() == 0) continue;  // created meanwhile by another writer
+      created[i] = true;
+      RETURN_IF_ERROR(InsertHistory(tx, run->seq, task.run_id, task.id, "TaskCreated",
+                                    State::kUnknown, task.state, task.created_at, "created"));
     }
-    ASSIGN_OR_RETURN(
-        PgResult ins,
-        db.Exec(kInsertTask,
-                {PgParam::Int(run->seq), PgParam::Text(task.id), PgParam::Text(task.name),
-                 PgParam::TextOrNull(cmd), StateParam(task.state), PgParam::Text(task.executor),
-                 PgParam::TextOrNull(task.executor_job_id),
-                 task.exit_code ? PgParam::Int(*task.exit_code) : PgParam::Null(),
-                 PgParam::OptInt(task.start_time), PgParam::OptInt(task.end_time),
-                 PgParam::TextOrNull(logs), PgParam::Int(task.created_at),
-                 PgParam::Int(std::max(task.updated_at, task.created_at)),
-                 PgParam::TextOrNull(task.launch_spec)}));
-    if (ins.rows() == 0) return Status::Ok();  // created meanwhile by another writer
-    created = true;
-    return InsertHistory(tx, run->seq, task.run_id, task.id, "TaskCreated", State::kUnknown,
-                         task.state, task.created_at, "created");
+    return Status::Ok();
   }));
   return created;
 }
