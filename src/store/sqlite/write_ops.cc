@@ -5,7 +5,8 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "store/sqlite/archive_ops.h"
 #include "store/sqlite/history_ops.h"
@@ -67,7 +68,9 @@ class BatchRuns {
   struct Entry {
     RunSeqState run;
     bool ids_read = false;
-    std::unordered_map<std::string, int64_t> task_seqs;  // empty if the run has many tasks
+    // (id, seq) of each task; empty if the run has many tasks. At most 64 entries, searched
+    // in place: no hashing and no node to allocate per task.
+    std::vector<std::pair<std::string, int64_t>> task_seqs;
   };
 
   // nullptr: no such run.
@@ -92,12 +95,13 @@ class BatchRuns {
       for (;;) {
         ASSIGN_OR_RETURN(bool row, ids.Step());
         if (!row) break;
-        e.task_seqs.emplace(ids.ColumnText(0), ids.ColumnInt(1));
+        e.task_seqs.emplace_back(ids.ColumnText(0), ids.ColumnInt(1));
       }
       // Past the limit the run may have more: a miss would not mean "no such task".
       if (e.task_seqs.size() >= static_cast<size_t>(sql::kTaskSeqsOfRunLimit)) e.task_seqs.clear();
     }
-    auto it = e.task_seqs.find(std::string(task_id));
+    auto it = std::find_if(e.task_seqs.begin(), e.task_seqs.end(),
+                           [task_id](const auto& entry) { return entry.first == task_id; });
     if (it == e.task_seqs.end()) return std::optional<int64_t>();
     return std::optional<int64_t>(it->second);
   }
