@@ -232,11 +232,6 @@ Result<TransitionOutcome> FakeRunStore::TransitionRun(const RunTransition& t) {
   return TransitionOutcome{from, true};
 }
 
-Result<bool> FakeRunStore::CreateTask(const TaskRecord& task) {
-  ASSIGN_OR_RETURN(std::vector<bool> created, CreateTasks({task}));
-  return static_cast<bool>(created.front());
-}
-
 Result<std::vector<bool>> FakeRunStore::CreateTasks(const std::vector<TaskRecord>& tasks) {
   MutexLock lock(mu_);
   // Checked first, all of them, so that a refusal creates none.

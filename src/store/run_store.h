@@ -452,8 +452,11 @@ class RunStore {
 
   // Creates the task (state as given, normally QUEUED) with a history event. Idempotent:
   // returns false, changing nothing, if a task with this id exists in the run. kNotFound if
-  // the run does not exist; kFailedPrecondition if the run is terminal.
-  virtual Result<bool> CreateTask(const TaskRecord& task) = 0;
+  // the run does not exist; kFailedPrecondition if the run is terminal. (CreateTasks of one.)
+  Result<bool> CreateTask(const TaskRecord& task) {
+    ASSIGN_OR_RETURN(std::vector<bool> created, CreateTasks({task}));
+    return static_cast<bool>(created.front());
+  }
   // Creates several tasks (a scheduler turn's) in one transaction, each as CreateTask would,
   // in order: entry i tells whether tasks[i] was created (false: a task with its id existed,
   // or came earlier in `tasks`). All or nothing: the first refusal (kInvalidArgument,

@@ -22,8 +22,9 @@ namespace sluice::store::postgres {
 using sqlite::DecodeStringList;
 using sqlite::DecodeStringMap;
 using sqlite::EncodedRequest;
+using sqlite::EncodedTask;
+using sqlite::EncodeNewTasks;
 using sqlite::EncodeRequest;
-using sqlite::EncodeStringList;
 using sqlite::EncodeStringMap;
 using sqlite::PlanTagPatch;
 using sqlite::TagPatch;
@@ -574,23 +575,8 @@ Status PgRunStore::DeleteRun(std::string_view run_id) {
 // ---------------------------------------------------------------------------------------
 // Tasks, history, engine log
 
-Result<bool> PgRunStore::CreateTask(const TaskRecord& task) {
-  ASSIGN_OR_RETURN(std::vector<bool> created, CreateTasks({task}));
-  return static_cast<bool>(created.front());
-}
-
 Result<std::vector<bool>> PgRunStore::CreateTasks(const std::vector<TaskRecord>& tasks) {
-  struct Encoded {
-    std::string cmd, logs;
-  };
-  std::vector<Encoded> encoded;
-  encoded.reserve(tasks.size());
-  for (const TaskRecord& task : tasks) {
-    if (task.id.empty()) return InvalidArgument("task id must not be empty");
-    ASSIGN_OR_RETURN(std::string cmd, EncodeStringList(task.cmd, "task cmd"));
-    ASSIGN_OR_RETURN(std::string logs, EncodeStringList(task.system_logs, "task system_logs"));
-    encoded.push_back(Encoded{std::move(cmd), std::move(logs)});
-  }
+  ASSIGN_OR_RETURN(std::vector<EncodedTask> encoded, EncodeNewTasks(tasks));
   std::vector<bool> created;
   RETURN_IF_ERROR(InTransaction([&](Tx& tx) -> Status {
     PgConn& db = tx.db;

@@ -73,7 +73,6 @@ class PgRunStore final : public RunStore {
   Result<OutboxBounds> GetOutboxBounds() override;
   Result<int64_t> PruneOutbox(Micros before, int limit) override;
   Result<TransitionOutcome> TransitionRun(const RunTransition& t) override;
-  Result<bool> CreateTask(const TaskRecord& task) override;
   Result<std::vector<bool>> CreateTasks(const std::vector<TaskRecord>& tasks) override;
   Result<TaskRecord> GetTask(std::string_view run_id, std::string_view task_id) override;
   Result<TaskPage> ListTasks(const TaskListQuery& query) override;

@@ -142,6 +142,19 @@ Result<EncodedRequest> EncodeRequest(const RunRequest& request) {
   return e;
 }
 
+Result<std::vector<EncodedTask>> EncodeNewTasks(const std::vector<TaskRecord>& tasks) {
+  std::vector<EncodedTask> encoded;
+  encoded.reserve(tasks.size());
+  for (const TaskRecord& task : tasks) {
+    if (task.id.empty()) return InvalidArgument("task id must not be empty");
+    EncodedTask e;
+    ASSIGN_OR_RETURN(e.cmd, EncodeStringList(task.cmd, "task cmd"));
+    ASSIGN_OR_RETURN(e.logs, EncodeStringList(task.system_logs, "task system_logs"));
+    encoded.push_back(std::move(e));
+  }
+  return encoded;
+}
+
 State StateFromColumn(int64_t value) {
   if (value < 0 || value >= kStateCount) return State::kUnknown;
   return static_cast<State>(value);

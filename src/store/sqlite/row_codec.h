@@ -40,6 +40,14 @@ struct EncodedRequest {
 };
 Result<EncodedRequest> EncodeRequest(const RunRequest& request);
 
+// A new task's JSON columns (cmd, system_logs), encoded once outside the writer thread.
+struct EncodedTask {
+  std::string cmd;
+  std::string logs;
+};
+// One per task, in order. kInvalidArgument for an empty task id or a string that is not UTF-8.
+Result<std::vector<EncodedTask>> EncodeNewTasks(const std::vector<TaskRecord>& tasks);
+
 // The current row of `stmt`, selected with kRunColumns.
 Result<RunRecord> ReadRun(const Stmt& stmt);
 // A row of SLUICE_RUN_SUMMARY_COLUMNS: the fields RunListQuery::summary names, others default.

@@ -225,23 +225,8 @@ Result<TransitionOutcome> SqliteRunStore::TransitionRun(const RunTransition& t) 
   return outcome;
 }
 
-Result<bool> SqliteRunStore::CreateTask(const TaskRecord& task) {
-  ASSIGN_OR_RETURN(std::vector<bool> created, CreateTasks({task}));
-  return static_cast<bool>(created.front());
-}
-
 Result<std::vector<bool>> SqliteRunStore::CreateTasks(const std::vector<TaskRecord>& tasks) {
-  struct Encoded {
-    std::string cmd, logs;
-  };
-  std::vector<Encoded> encoded;
-  encoded.reserve(tasks.size());
-  for (const TaskRecord& task : tasks) {
-    if (task.id.empty()) return InvalidArgument("task id must not be empty");
-    ASSIGN_OR_RETURN(std::string cmd, EncodeStringList(task.cmd, "task cmd"));
-    ASSIGN_OR_RETURN(std::string logs, EncodeStringList(task.system_logs, "task system_logs"));
-    encoded.push_back(Encoded{std::move(cmd), std::move(logs)});
-  }
+  ASSIGN_OR_RETURN(std::vector<EncodedTask> encoded, EncodeNewTasks(tasks));
   std::vector<bool> created(tasks.size(), false);
   // One write: its savepoint takes back every task of the call if one fails.
   RETURN_IF_ERROR(writer_->Submit([&](Connection& db) -> Status {

@@ -59,7 +59,6 @@ class SqliteRunStore final : public RunStore {
   Result<RunPage> ListRuns(const RunListQuery& query) override;
   Result<std::map<State, int64_t>> CountRunsByState() override;
   Result<TransitionOutcome> TransitionRun(const RunTransition& t) override;
-  Result<bool> CreateTask(const TaskRecord& task) override;
   Result<std::vector<bool>> CreateTasks(const std::vector<TaskRecord>& tasks) override;
   Result<TaskRecord> GetTask(std::string_view run_id, std::string_view task_id) override;
   Result<TaskPage> ListTasks(const TaskListQuery& query) override;
