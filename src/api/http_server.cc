@@ -58,6 +58,12 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+// A connection's executor is its strand, named by its concrete type rather than through
+// net::any_io_executor: every read, write and timer operation of the stream goes through
+// it, and the type-erased executor costs a virtual dispatch and a shared_ptr copy each time.
+using Strand = net::strand<net::io_context::executor_type>;
+using Socket = net::basic_stream_socket<tcp, Strand>;
+using Stream = beast::basic_stream<tcp, Strand>;
 
 constexpr size_t kHeaderLimit = 16 * 1024;
 constexpr size_t kFileChunk = 64 * 1024;
@@ -109,7 +115,7 @@ class ServerImpl;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, ServerImpl& server);
+  Session(Socket&& socket, ServerImpl& server);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -117,7 +123,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Start();
   // On the strand: finish the current request, then close; close now if idle.
   void OnStop();
-  net::any_io_executor executor() { return stream_.get_executor(); }
+  Strand executor() { return stream_.get_executor(); }
 
  private:
   void ReadHeader();
@@ -145,7 +151,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void WatchPeer();
   void ArmKeepAlive();
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   ServerImpl& server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -217,7 +223,7 @@ class ServerImpl final : public HttpServer {
 
  private:
   void Accept();
-  void OnAccept(beast::error_code ec, tcp::socket socket);
+  void OnAccept(beast::error_code ec, Socket socket);
 
   // Declared before ioc_: sessions still queued in ioc_ unregister while it is destroyed.
   std::mutex sessions_mu_;
@@ -242,7 +248,7 @@ class ServerImpl final : public HttpServer {
 
 // ---- Session ----------------------------------------------------------------------------
 
-Session::Session(tcp::socket&& socket, ServerImpl& server)
+Session::Session(Socket&& socket, ServerImpl& server)
     : stream_(std::move(socket)), server_(server), keepalive_(stream_.get_executor()) {}
 
 Session::~Session() {
@@ -618,7 +624,7 @@ void Session::StartStream(const Route& route, const PathParams& params) {
   // The wake may come from the bus thread at any time, also after the session is gone: it
   // only posts to the strand, where the session is looked up.
   std::weak_ptr<Session> weak = shared_from_this();
-  net::any_io_executor strand = executor();
+  Strand strand = executor();
   stream_body_->Start([weak, strand] {
     net::post(strand, [weak] {
       if (auto s = weak.lock()) s->PumpStream();
@@ -742,7 +748,7 @@ void ServerImpl::Accept() {
                          beast::bind_front_handler(&ServerImpl::OnAccept, this));
 }
 
-void ServerImpl::OnAccept(beast::error_code ec, tcp::socket socket) {
+void ServerImpl::OnAccept(beast::error_code ec, Socket socket) {
   if (!acceptor_.is_open() || stopping()) return;
   if (ec) {
     if (ec == net::error::operation_aborted) return;
