@@ -227,16 +227,10 @@ Result<TransitionOutcome> SqliteRunStore::TransitionRun(const RunTransition& t) 
 
 Result<std::vector<bool>> SqliteRunStore::CreateTasks(const std::vector<TaskRecord>& tasks) {
   ASSIGN_OR_RETURN(std::vector<EncodedTask> encoded, EncodeNewTasks(tasks));
-  std::vector<bool> created(tasks.size(), false);
+  std::vector<bool> created;
   // One write: its savepoint takes back every task of the call if one fails.
-  RETURN_IF_ERROR(writer_->Submit([&](Connection& db) -> Status {
-    for (size_t i = 0; i < tasks.size(); ++i) {
-      bool one = false;
-      RETURN_IF_ERROR(CreateTaskOp(db, tasks[i], encoded[i].cmd, encoded[i].logs, &one));
-      created[i] = one;
-    }
-    return Status::Ok();
-  }));
+  RETURN_IF_ERROR(
+      writer_->Submit([&](Connection& db) { return CreateTasksOp(db, tasks, encoded, &created); }));
   return created;
 }
 

@@ -207,8 +207,11 @@ Status TransitionRunOp(Connection& db, const RunTransition& t, TransitionOutcome
   return AddRunToStatsOp(db, seq, t.to, state.start_time, state.end_time.value_or(t.at), t.usage);
 }
 
-Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& cmd,
-                    const std::string& logs, bool* created) {
+namespace {
+
+// One task of CreateTasksOp; its state entry goes into `states`, which the caller flushes.
+Status CreateTaskIn(Connection& db, const TaskRecord& task, const EncodedTask& encoded,
+                    TaskStateCache& states, bool* created) {
   ASSIGN_OR_RETURN(std::optional<RunSeqState> run, FindRun(db, task.run_id));
   if (!run.has_value()) return NoSuchRun(task.run_id);
   {
@@ -235,7 +238,7 @@ Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& c
   RETURN_IF_ERROR(insert.BindInt(1, run->seq));
   RETURN_IF_ERROR(insert.BindText(2, task.id));
   RETURN_IF_ERROR(insert.BindText(3, task.name));
-  RETURN_IF_ERROR(insert.BindTextOrNull(4, cmd));
+  RETURN_IF_ERROR(insert.BindTextOrNull(4, encoded.cmd));
   RETURN_IF_ERROR(insert.BindText(5, task.executor));
   RETURN_IF_ERROR(insert.BindInt(6, task.created_at));
   RETURN_IF_ERROR(insert.BindTextOrNull(7, task.launch_spec));
@@ -249,15 +252,27 @@ Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& c
   if (task.exit_code.has_value()) state.exit_code = *task.exit_code;
   state.start_time = task.start_time;
   state.end_time = task.end_time;
-  state.system_logs = logs;
+  state.system_logs = encoded.logs;
   state.updated_at = std::max(task.updated_at, task.created_at);
-  TaskStateCache states;
   RETURN_IF_ERROR(states.Append(db, run->seq, task_seq, std::move(state)));
-  RETURN_IF_ERROR(states.Flush(db));
   RETURN_IF_ERROR(InsertHistory(db, run->seq, task.run_id, task_seq, task.id, kTaskCreated,
                                 State::kUnknown, task.state, task.created_at, "created"));
   *created = true;
   return Status::Ok();
+}
+
+}  // namespace
+
+Status CreateTasksOp(Connection& db, const std::vector<TaskRecord>& tasks,
+                     const std::vector<EncodedTask>& encoded, std::vector<bool>* created) {
+  created->assign(tasks.size(), false);
+  TaskStateCache states;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    bool one = false;
+    RETURN_IF_ERROR(CreateTaskIn(db, tasks[i], encoded[i], states, &one));
+    (*created)[i] = one;
+  }
+  return states.Flush(db);
 }
 
 namespace {

@@ -17,9 +17,11 @@ namespace sluice::store::sqlite {
 Status CreateRunOp(Connection& db, const NewRun& run, const EncodedRequest& encoded,
                    CreateRunResult* out);
 Status TransitionRunOp(Connection& db, const RunTransition& t, TransitionOutcome* out);
-// `cmd` and `logs` are the task's lists already encoded (EncodeStringList).
-Status CreateTaskOp(Connection& db, const TaskRecord& task, const std::string& cmd,
-                    const std::string& logs, bool* created);
+// Creates each task in order (RunStore::CreateTasks); `encoded[i]` is EncodeNewTasks' entry
+// for tasks[i]. (*created)[i] tells whether tasks[i] was created. The tasks' state chunks are
+// read and written once for the call, not once per task.
+Status CreateTasksOp(Connection& db, const std::vector<TaskRecord>& tasks,
+                     const std::vector<EncodedTask>& encoded, std::vector<bool>* created);
 Status TransitionTaskOp(Connection& db, const TaskTransition& t, TransitionOutcome* out);
 // Each entry as TransitionTaskOp, in order; a refused entry (kNotFound, kFailedPrecondition)
 // gets its error in `out` and the rest go on. Any other error fails (and rolls back) them all.
