@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <functional>
+#include <map>
+#include <string>
 #include <utility>
 
 #include "common/clock.h"
@@ -581,10 +584,17 @@ Result<std::vector<bool>> PgRunStore::CreateTasks(const std::vector<TaskRecord>&
   RETURN_IF_ERROR(InTransaction([&](Tx& tx) -> Status {
     PgConn& db = tx.db;
     created.assign(tasks.size(), false);  // a retried transaction starts over
+    // Each run is looked up (and share-locked) once: a turn's tasks all belong to one.
+    std::map<std::string, RunRef, std::less<>> runs;
     for (size_t i = 0; i < tasks.size(); ++i) {
       const TaskRecord& task = tasks[i];
-      ASSIGN_OR_RETURN(std::optional<RunRef> run, FindRun(db, task.run_id, /*for_share=*/true));
-      if (!run.has_value()) return NoSuchRun(task.run_id);
+      auto found = runs.find(task.run_id);
+      if (found == runs.end()) {
+        ASSIGN_OR_RETURN(std::optional<RunRef> ref, FindRun(db, task.run_id, /*for_share=*/true));
+        if (!ref.has_value()) return NoSuchRun(task.run_id);
+        found = runs.emplace(task.run_id, *ref).first;
+      }
+      const RunRef* run = &found->second;
       ASSIGN_OR_RETURN(PgResult exists,
                        db.Exec(kTaskExists, {PgParam::Int(run->seq), PgParam::Text(task.id)}));
       if (exists.rows() > 0) continue;
